@@ -1,0 +1,696 @@
+//! The parser: one forward pass per line over bytes, producing borrowed strings.
+//!
+//! UTF-8 is checked once for the whole body up front (`std::str::from_utf8`, which is vectorised);
+//! every span the parser hands out is then a sub-slice of that validated `&str` at ASCII delimiter
+//! positions, so handing out a `&str` costs a bounds check, not another validation pass. Only a
+//! body that contains invalid UTF-8 takes the slow path: the line holding the bad bytes is
+//! rejected and validation resumes at the next line.
+
+use std::borrow::Cow;
+
+use memchr::{memchr, memchr2, memchr_iter};
+
+use crate::{ErrorKind, Field, FieldValue, Line, LineError, Precision, Tag};
+
+/// How to parse a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Unit of the timestamps in the body; they come out in nanoseconds.
+    pub precision: Precision,
+    /// Longest accepted string field value, in bytes as written (escapes included).
+    pub max_string_bytes: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            precision: Precision::Nanoseconds,
+            max_string_bytes: crate::DEFAULT_MAX_STRING_BYTES,
+        }
+    }
+}
+
+/// Parses a line-protocol body. See the crate docs.
+#[derive(Debug, Clone)]
+pub struct Parser<'a> {
+    input: &'a [u8],
+    pos: usize,
+    /// Physical line number of the byte at `pos`.
+    line_no: usize,
+    opts: ParseOptions,
+    /// The longest valid UTF-8 run starting at `text_start` (a line start).
+    text: &'a str,
+    text_start: usize,
+}
+
+/// An error kind and the absolute byte offset where it was found.
+type PResult<T> = Result<T, (ErrorKind, usize)>;
+
+/// Bytes that end an identifier (measurement, tag key/value, field key) or need a closer look.
+static IDENT_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b',' as usize] = true;
+    t[b' ' as usize] = true;
+    t[b'=' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'\n' as usize] = true;
+    t[b'\r' as usize] = true;
+    t
+};
+
+/// Powers of ten that f64 represents exactly (the fast path of float parsing).
+static POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+impl<'a> Parser<'a> {
+    /// A parser over a whole body.
+    pub fn new(input: &'a [u8], opts: ParseOptions) -> Self {
+        let mut parser = Parser {
+            input,
+            pos: 0,
+            line_no: 1,
+            opts,
+            text: "",
+            text_start: 0,
+        };
+        parser.revalidate(0);
+        parser
+    }
+
+    /// Parses the next line into `out`, reusing its vectors. Returns `None` at the end of the body,
+    /// `Some(Err)` for a rejected line (parsing continues with the next line on the next call).
+    pub fn next_into(&mut self, out: &mut Line<'a>) -> Option<Result<(), LineError>> {
+        loop {
+            let phys_start = self.pos;
+            let mut ls = self.pos;
+            while matches!(self.at(ls), Some(b' ' | b'\t' | 0)) {
+                ls += 1;
+            }
+            match self.at(ls) {
+                None => {
+                    self.pos = self.input.len();
+                    return None;
+                }
+                Some(b'\n') => {
+                    self.pos = ls + 1;
+                    self.line_no += 1;
+                    continue;
+                }
+                Some(b'\r') if self.is_end(ls) => {
+                    self.pos = self.next_line_start(ls);
+                    self.line_no += 1;
+                    continue;
+                }
+                Some(b'#') => {
+                    let rest = self.input.get(ls..).unwrap_or_default();
+                    self.pos = memchr(b'\n', rest).map_or(self.input.len(), |o| ls + o + 1);
+                    self.line_no += 1;
+                    continue;
+                }
+                Some(_) => {}
+            }
+            if ls >= self.valid_end() {
+                self.revalidate(ls);
+            }
+            out.tags.clear();
+            out.fields.clear();
+            out.timestamp = None;
+            out.line_no = self.line_no;
+            return Some(match self.parse_line(ls, out) {
+                Ok(end) => {
+                    out.span = ls..end.content_end;
+                    self.pos = self.next_line_start(end.content_end);
+                    self.line_no += 1 + end.extra_newlines;
+                    Ok(())
+                }
+                Err((kind, at)) => Err(self.reject(phys_start, ls, kind, at)),
+            });
+        }
+    }
+
+    /// Builds the error for a line that failed at `at` and moves past the line.
+    fn reject(&mut self, phys_start: usize, ls: usize, kind: ErrorKind, at: usize) -> LineError {
+        let le = self.skip_line(ls);
+        let content_end = if le > ls && self.at(le - 1) == Some(b'\r') {
+            le - 1
+        } else {
+            le
+        };
+        // Bytes that are not UTF-8 explain any other failure on the line.
+        let valid_end = self.valid_end();
+        let (kind, at) = if (ls..le).contains(&valid_end) {
+            (ErrorKind::InvalidUtf8, valid_end)
+        } else {
+            (kind, at)
+        };
+        let newlines = memchr_iter(b'\n', self.input.get(ls..le).unwrap_or_default()).count();
+        let err = LineError {
+            line: self.line_no,
+            column: at.saturating_sub(phys_start) + 1,
+            kind,
+            span: ls..content_end,
+        };
+        self.pos = (le + 1).min(self.input.len());
+        self.line_no += 1 + newlines;
+        err
+    }
+
+    fn valid_end(&self) -> usize {
+        self.text_start + self.text.len()
+    }
+
+    /// Finds the longest valid UTF-8 run starting at `from`.
+    fn revalidate(&mut self, from: usize) {
+        let rest = self.input.get(from..).unwrap_or_default();
+        self.text = match std::str::from_utf8(rest) {
+            Ok(s) => s,
+            Err(e) => rest
+                .get(..e.valid_up_to())
+                .and_then(|valid| std::str::from_utf8(valid).ok())
+                .unwrap_or_default(),
+        };
+        self.text_start = from;
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize) -> Option<u8> {
+        self.input.get(i).copied()
+    }
+
+    /// End of input, `\n`, or a `\r` that ends the line (`\r\n` or `\r` at the very end).
+    #[inline(always)]
+    fn is_end(&self, i: usize) -> bool {
+        match self.at(i) {
+            None | Some(b'\n') => true,
+            Some(b'\r') => matches!(self.at(i + 1), None | Some(b'\n')),
+            Some(_) => false,
+        }
+    }
+
+    /// Given `i` at a line end (see [`Self::is_end`]), where the next line starts.
+    fn next_line_start(&self, i: usize) -> usize {
+        match self.at(i) {
+            None => i,
+            Some(b'\r') if self.at(i + 1) == Some(b'\n') => i + 2,
+            Some(_) => i + 1,
+        }
+    }
+
+    #[inline(always)]
+    fn str_of(&self, a: usize, b: usize) -> PResult<&'a str> {
+        if b > self.valid_end() {
+            return Err((ErrorKind::InvalidUtf8, self.valid_end().max(a)));
+        }
+        let rel_a = a.wrapping_sub(self.text_start);
+        let rel_b = b.wrapping_sub(self.text_start);
+        self.text
+            .get(rel_a..rel_b)
+            .ok_or((ErrorKind::InvalidUtf8, a))
+    }
+
+    #[inline(always)]
+    fn ident(&self, a: usize, b: usize, escaped: bool) -> PResult<Cow<'a, str>> {
+        let s = self.str_of(a, b)?;
+        Ok(if escaped {
+            unescape_ident(s)
+        } else {
+            Cow::Borrowed(s)
+        })
+    }
+
+    /// Scans an identifier from `i`; returns its end (the first unescaped delimiter) and whether
+    /// it contained a backslash. A measurement may contain `=`; keys and tag values may not.
+    #[inline(always)]
+    fn scan_ident(&self, mut i: usize, measurement: bool) -> (usize, bool) {
+        let input = self.input;
+        let mut escaped = false;
+        while let Some(&b) = input.get(i) {
+            if !IDENT_STOP[b as usize] {
+                i += 1;
+                continue;
+            }
+            match b {
+                b'\\' => {
+                    escaped = true;
+                    // A newline is never escaped: it always ends the line.
+                    i += match input.get(i + 1) {
+                        None | Some(b'\n' | b'\r') => 1,
+                        Some(_) => 2,
+                    };
+                }
+                b'=' if measurement => i += 1,
+                b'\r' if !self.is_end(i) => i += 1,
+                _ => return (i, escaped),
+            }
+        }
+        (i, escaped)
+    }
+
+    fn skip_ws(&self, mut i: usize) -> usize {
+        while matches!(self.at(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        i
+    }
+
+    /// End of a token (number, boolean): the next `,`, space or line end.
+    #[inline(always)]
+    fn token_end(&self, mut i: usize) -> usize {
+        while let Some(b) = self.at(i) {
+            if b == b',' || b == b' ' || b == b'\n' || (b == b'\r' && self.is_end(i)) {
+                break;
+            }
+            i += 1;
+        }
+        i
+    }
+
+    /// Where a rejected line ends, by 1.x's `scanLine` rules: a newline ends the line unless it is
+    /// inside a quoted field value. Used only after an error, so that a bad line is skipped
+    /// exactly as InfluxDB 1.x would skip it.
+    fn skip_line(&self, ls: usize) -> usize {
+        let input = self.input;
+        let (mut i, mut fields, mut quoted, mut equals, mut commas) = (ls, false, false, 0, 0);
+        while let Some(&b) = input.get(i) {
+            if b == b'\\' && !matches!(input.get(i + 1), None | Some(b'\n')) {
+                i += 2;
+                continue;
+            }
+            if b == b' ' {
+                fields = true;
+            }
+            if fields {
+                if !quoted && b == b'=' {
+                    equals += 1;
+                } else if !quoted && b == b',' {
+                    commas += 1;
+                } else if b == b'"' && equals > commas {
+                    quoted = !quoted;
+                }
+            }
+            if b == b'\n' && !quoted {
+                return i;
+            }
+            i += 1;
+        }
+        input.len()
+    }
+
+    fn parse_line(&self, ls: usize, out: &mut Line<'a>) -> PResult<LineEnd> {
+        let (m_end, m_esc) = self.scan_ident(ls, true);
+        if m_end == ls {
+            return Err((ErrorKind::MissingMeasurement, ls));
+        }
+        out.measurement = self.ident(ls, m_end, m_esc)?;
+        let mut i = m_end;
+
+        if self.at(i) == Some(b',') {
+            loop {
+                let ks = i + 1;
+                let (ke, k_esc) = self.scan_ident(ks, false);
+                if ke == ks {
+                    return Err((ErrorKind::MissingTagKey, ks));
+                }
+                if self.at(ke) != Some(b'=') {
+                    return Err((ErrorKind::MissingTagValue, ke));
+                }
+                let vs = ke + 1;
+                let (ve, v_esc) = self.scan_ident(vs, false);
+                if ve == vs {
+                    let kind = if self.at(vs) == Some(b'=') {
+                        ErrorKind::InvalidTagFormat
+                    } else {
+                        ErrorKind::MissingTagValue
+                    };
+                    return Err((kind, vs));
+                }
+                out.tags.push(Tag {
+                    key: self.ident(ks, ke, k_esc)?,
+                    value: self.ident(vs, ve, v_esc)?,
+                });
+                match self.at(ve) {
+                    Some(b',') => i = ve,
+                    Some(b' ') => {
+                        i = ve;
+                        break;
+                    }
+                    Some(b'=') => return Err((ErrorKind::InvalidTagFormat, ve)),
+                    _ => return Err((ErrorKind::MissingFields, ve)),
+                }
+            }
+            if !sort_tags(&mut out.tags) {
+                return Err((ErrorKind::DuplicateTags, m_end));
+            }
+        }
+
+        if self.at(i) != Some(b' ') {
+            return Err((ErrorKind::MissingFields, i));
+        }
+        i = self.skip_ws(i);
+        if self.is_end(i) {
+            return Err((ErrorKind::MissingFields, i));
+        }
+
+        let mut extra_newlines = 0;
+        // A 64-bit Bloom filter over field keys: a repeated key is rare, so the exact (quadratic)
+        // check runs only when two keys share a bit.
+        let (mut seen, mut maybe_dup) = (0u64, false);
+        loop {
+            let ks = i;
+            let (ke, k_esc) = self.scan_ident(ks, false);
+            if ke == ks {
+                return Err((ErrorKind::MissingFieldKey, ks));
+            }
+            if self.at(ke) != Some(b'=') {
+                return Err((ErrorKind::InvalidFieldFormat, ke));
+            }
+            let key = self.ident(ks, ke, k_esc)?;
+            let (value, ve) = self.field_value(ke + 1, &mut extra_newlines)?;
+            let kb = key.as_bytes();
+            let h = kb.len()
+                ^ (usize::from(kb.first().copied().unwrap_or(0)) << 2)
+                ^ (usize::from(kb.last().copied().unwrap_or(0)) << 1);
+            let bit = 1u64 << (h & 63);
+            maybe_dup |= seen & bit != 0;
+            seen |= bit;
+            out.fields.push(Field { key, value });
+            match self.at(ve) {
+                Some(b',') => i = ve + 1,
+                Some(b' ') => {
+                    i = ve;
+                    break;
+                }
+                _ if self.is_end(ve) => {
+                    i = ve;
+                    break;
+                }
+                _ => return Err((ErrorKind::InvalidFieldFormat, ve)),
+            }
+        }
+        if maybe_dup {
+            keep_last_fields(&mut out.fields);
+        }
+
+        i = self.skip_ws(i);
+        if !self.is_end(i) {
+            let (ts, te) = self.timestamp(i)?;
+            out.timestamp = Some(ts);
+            i = self.skip_ws(te);
+            if !self.is_end(i) {
+                return Err((ErrorKind::InvalidPoint, i));
+            }
+        }
+        Ok(LineEnd {
+            content_end: i,
+            extra_newlines,
+        })
+    }
+
+    #[inline(always)]
+    fn field_value(
+        &self,
+        vs: usize,
+        extra_newlines: &mut usize,
+    ) -> PResult<(FieldValue<'a>, usize)> {
+        match self.at(vs) {
+            Some(b'"') => self.string_value(vs, extra_newlines),
+            Some(b'0'..=b'9' | b'-' | b'.') => {
+                let te = self.token_end(vs);
+                let tok = self.input.get(vs..te).unwrap_or_default();
+                let value = match tok.split_last() {
+                    Some((b'i', digits)) => parse_i64(digits).map(FieldValue::I64),
+                    Some((b'u', digits)) => parse_u64(digits).map(FieldValue::U64),
+                    _ => parse_f64(tok).map(FieldValue::F64),
+                };
+                value.map(|v| (v, te)).map_err(|k| (k, vs))
+            }
+            Some(b't' | b'T' | b'f' | b'F') => {
+                let te = self.token_end(vs);
+                let value = match self.input.get(vs..te).unwrap_or_default() {
+                    b"t" | b"T" | b"true" | b"True" | b"TRUE" => true,
+                    b"f" | b"F" | b"false" | b"False" | b"FALSE" => false,
+                    _ => return Err((ErrorKind::InvalidBoolean, vs)),
+                };
+                Ok((FieldValue::Bool(value), te))
+            }
+            None | Some(b',' | b' ') => Err((ErrorKind::MissingFieldValue, vs)),
+            Some(_) if self.is_end(vs) => Err((ErrorKind::MissingFieldValue, vs)),
+            Some(b'N' | b'n' | b'I' | b'i' | b'+') => Err((ErrorKind::InvalidNumber, vs)),
+            Some(_) => Err((ErrorKind::InvalidFieldValue, vs)),
+        }
+    }
+
+    fn string_value(
+        &self,
+        vs: usize,
+        extra_newlines: &mut usize,
+    ) -> PResult<(FieldValue<'a>, usize)> {
+        let input = self.input;
+        let start = vs + 1;
+        let mut j = start;
+        let mut escaped = false;
+        let end = loop {
+            let rest = input.get(j..).unwrap_or_default();
+            match memchr2(b'"', b'\\', rest) {
+                None => return Err((ErrorKind::UnbalancedQuotes, vs)),
+                Some(off) if rest.get(off) == Some(&b'\\') => {
+                    escaped = true;
+                    j += off + 2;
+                }
+                Some(off) => break j + off,
+            }
+        };
+        if end - start > self.opts.max_string_bytes {
+            return Err((
+                ErrorKind::StringTooLong {
+                    limit: self.opts.max_string_bytes,
+                },
+                vs,
+            ));
+        }
+        let raw = input.get(start..end).unwrap_or_default();
+        *extra_newlines += memchr_iter(b'\n', raw).count();
+        let s = self.str_of(start, end)?;
+        let value = if escaped {
+            unescape_string(s)
+        } else {
+            Cow::Borrowed(s)
+        };
+        Ok((FieldValue::String(value), end + 1))
+    }
+
+    fn timestamp(&self, s: usize) -> PResult<(i64, usize)> {
+        let mut i = s;
+        let negative = self.at(i) == Some(b'-');
+        if negative {
+            i += 1;
+        }
+        let digits_start = i;
+        let mut value: Option<i64> = Some(0);
+        while let Some(b) = self.at(i) {
+            match b {
+                b'0'..=b'9' => {
+                    let d = i64::from(b - b'0');
+                    value = value.and_then(|v| v.checked_mul(10)).and_then(|v| {
+                        if negative {
+                            v.checked_sub(d)
+                        } else {
+                            v.checked_add(d)
+                        }
+                    });
+                    i += 1;
+                }
+                b' ' | b'\t' => break,
+                _ if self.is_end(i) => break,
+                _ => return Err((ErrorKind::BadTimestamp, i)),
+            }
+        }
+        if i == digits_start {
+            return Err((ErrorKind::BadTimestamp, s));
+        }
+        let ns = value
+            .and_then(|v| self.opts.precision.to_nanos(v))
+            .ok_or((ErrorKind::TimestampOutOfRange, s))?;
+        Ok((ns, i))
+    }
+}
+
+struct LineEnd {
+    /// Offset of the line terminator (or end of input).
+    content_end: usize,
+    /// Newlines inside quoted string values: they are physical lines too.
+    extra_newlines: usize,
+}
+
+impl<'a> Iterator for Parser<'a> {
+    type Item = Result<Line<'a>, LineError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut line = Line::default();
+        let result = self.next_into(&mut line)?;
+        Some(result.map(|()| line))
+    }
+}
+
+/// Sorts tags by key (1.x's series-key order); false if a key repeats.
+fn sort_tags(tags: &mut [Tag<'_>]) -> bool {
+    if tags.windows(2).all(|w| w[0].key < w[1].key) {
+        return true;
+    }
+    tags.sort_by(|a, b| a.key.cmp(&b.key));
+    !tags.windows(2).any(|w| w[0].key == w[1].key)
+}
+
+/// Drops every field whose key appears again later: the last value wins, as in 1.x.
+fn keep_last_fields(fields: &mut Vec<Field<'_>>) {
+    let mut i = 0;
+    while i < fields.len() {
+        let repeated = match fields.split_at(i + 1) {
+            (head, tail) => head
+                .last()
+                .is_some_and(|f| tail.iter().any(|g| g.key == f.key)),
+        };
+        if repeated {
+            fields.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Resolves `\,` `\ ` `\=` in an identifier; any other backslash stays. Pairs are taken left to
+/// right, matching how the scanner skipped them (`\\` is one pair, kept as written).
+fn unescape_ident(s: &str) -> Cow<'_, str> {
+    unescape(s, |c| matches!(c, b',' | b' ' | b'='))
+}
+
+/// Resolves `\"` and `\\` in a string field value; any other backslash stays.
+fn unescape_string(s: &str) -> Cow<'_, str> {
+    unescape(s, |c| matches!(c, b'"' | b'\\'))
+}
+
+fn unescape(s: &str, resolves: impl Fn(u8) -> bool) -> Cow<'_, str> {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let (mut copied, mut i) = (0, 0);
+    while let Some(off) = memchr(b'\\', b.get(i..).unwrap_or_default()) {
+        let k = i + off;
+        match b.get(k + 1) {
+            Some(&c) if resolves(c) => {
+                out.push_str(s.get(copied..k).unwrap_or_default());
+                out.push(char::from(c));
+                copied = k + 2;
+                i = k + 2;
+            }
+            Some(b'\\') => i = k + 2,
+            _ => i = k + 1,
+        }
+    }
+    out.push_str(s.get(copied..).unwrap_or_default());
+    Cow::Owned(out)
+}
+
+fn parse_i64(digits: &[u8]) -> Result<i64, ErrorKind> {
+    let (negative, digits) = match digits.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, digits),
+    };
+    if digits.is_empty() {
+        return Err(ErrorKind::InvalidNumber);
+    }
+    let mut v: i64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return Err(ErrorKind::InvalidNumber);
+        }
+        let d = i64::from(b - b'0');
+        v = v
+            .checked_mul(10)
+            .and_then(|v| {
+                if negative {
+                    v.checked_sub(d)
+                } else {
+                    v.checked_add(d)
+                }
+            })
+            .ok_or(ErrorKind::IntegerOutOfRange)?;
+    }
+    Ok(v)
+}
+
+fn parse_u64(digits: &[u8]) -> Result<u64, ErrorKind> {
+    if digits.is_empty() || digits.first() == Some(&b'-') {
+        return Err(ErrorKind::InvalidNumber);
+    }
+    let mut v: u64 = 0;
+    for &b in digits {
+        if !b.is_ascii_digit() {
+            return Err(ErrorKind::InvalidNumber);
+        }
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(b - b'0')))
+            .ok_or(ErrorKind::UnsignedOutOfRange)?;
+    }
+    Ok(v)
+}
+
+/// 1.x's float grammar: `-? digits* (. digits*)? ([eE] [+-]? digits+)?` with at least one mantissa
+/// digit. Short decimals (≤ 15 digits, no exponent) are computed exactly without the general
+/// parser: both the mantissa and the power of ten are exact in f64, so one IEEE division is
+/// correctly rounded.
+fn parse_f64(tok: &[u8]) -> Result<f64, ErrorKind> {
+    let (negative, body) = match tok.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, tok),
+    };
+    let (mut mantissa, mut digits, mut frac_digits, mut seen_dot) = (0u64, 0usize, 0usize, false);
+    let mut i = 0;
+    while let Some(&b) = body.get(i) {
+        match b {
+            b'0'..=b'9' => {
+                if digits < 19 {
+                    mantissa = mantissa * 10 + u64::from(b - b'0');
+                }
+                digits += 1;
+                frac_digits += usize::from(seen_dot);
+            }
+            b'.' if !seen_dot => seen_dot = true,
+            b'e' | b'E' => break,
+            _ => return Err(ErrorKind::InvalidNumber),
+        }
+        i += 1;
+    }
+    if digits == 0 {
+        return Err(ErrorKind::InvalidNumber);
+    }
+    let exponent = body.get(i + 1..);
+    if let Some(exp) = exponent {
+        let exp = match exp.split_first() {
+            Some((b'+' | b'-', rest)) => rest,
+            _ => exp,
+        };
+        if exp.is_empty() || !exp.iter().all(u8::is_ascii_digit) {
+            return Err(ErrorKind::InvalidNumber);
+        }
+    } else if digits <= 15 {
+        if let Some(p) = POW10.get(frac_digits) {
+            let v = mantissa as f64 / p;
+            return Ok(if negative { -v } else { v });
+        }
+    }
+    let v: f64 = std::str::from_utf8(tok)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(ErrorKind::InvalidNumber)?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(ErrorKind::InvalidFloat)
+    }
+}
+
+#[cfg(test)]
+mod tests;

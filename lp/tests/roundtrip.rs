@@ -1,0 +1,66 @@
+//! Property: encode(points) → parse → the same points, for arbitrary names and values including
+//! every escape; and parsing arbitrary bytes never panics.
+
+use lp::{encode_line, Line, ParseOptions, Parser};
+use proptest::prelude::*;
+
+/// Compares what survives a round trip (positions are not part of a point's identity).
+fn same(a: &Line<'_>, b: &Line<'_>) -> bool {
+    a.measurement == b.measurement
+        && a.tags == b.tags
+        && a.timestamp == b.timestamp
+        && a.fields.len() == b.fields.len()
+        && a.fields.iter().zip(&b.fields).all(|(x, y)| {
+            x.key == y.key
+                && match (&x.value, &y.value) {
+                    // -0.0 == 0.0 numerically; compare bits so the sign survives too
+                    (lp::FieldValue::F64(p), lp::FieldValue::F64(q)) => p.to_bits() == q.to_bits(),
+                    (p, q) => p == q,
+                }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn encode_then_parse_is_identity(lines in proptest::collection::vec(lp::test_helpers::line(), 1..8)) {
+        let mut body = Vec::new();
+        for line in &lines {
+            encode_line(&mut body, line).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        }
+        let parsed: Vec<_> = Parser::new(&body, ParseOptions::default()).collect();
+        prop_assert_eq!(parsed.len(), lines.len(), "body: {:?}", String::from_utf8_lossy(&body));
+        for (want, got) in lines.iter().zip(parsed) {
+            let got = got.map_err(|e| TestCaseError::fail(format!("{e}: {:?}", String::from_utf8_lossy(&body))))?;
+            prop_assert!(same(want, &got), "want {:?}\ngot {:?}\nbody {:?}", want, got, String::from_utf8_lossy(&body));
+        }
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let mut n = 0;
+        for item in Parser::new(&body, ParseOptions::default()) {
+            if let Err(e) = item {
+                prop_assert!(e.span.end <= body.len());
+                prop_assert!(e.line >= 1);
+            }
+            n += 1;
+            prop_assert!(n <= body.len() + 1);
+        }
+    }
+
+    #[test]
+    fn lp_shaped_noise_never_panics(body in r#"[a-z0-9 ,=\\"\n\r#.ietfuTF-]{0,200}"#) {
+        for item in Parser::new(body.as_bytes(), ParseOptions::default()) {
+            if let Ok(line) = item {
+                // whatever parses must encode and parse back the same
+                let mut out = Vec::new();
+                if encode_line(&mut out, &line).is_ok() {
+                    let again = Parser::new(&out, ParseOptions::default()).next();
+                    prop_assert!(matches!(&again, Some(Ok(l)) if same(l, &line)), "{:?} -> {:?}", line, again);
+                }
+            }
+        }
+    }
+}
