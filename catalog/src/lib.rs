@@ -29,8 +29,10 @@ pub use record::{Record, RECORD_VERSION};
 
 /// Errors of the catalog. Client faults (bad names, conflicts) and server faults (storage,
 /// corruption) are separate variants so the HTTP layer can map them without guessing.
+///
+/// Deliberately not `#[non_exhaustive]`: the server's status mapping matches it exhaustively, so
+/// a new variant cannot compile until someone decides its status code.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum CatalogError {
     /// A database, retention policy or bucket name breaks a naming rule.
     #[error("invalid name {name:?}: {rule}")]
@@ -52,7 +54,9 @@ pub enum CatalogError {
         reason: String,
     },
     /// Another process appended to the catalog log of this data dir.
-    #[error("catalog record {path} already exists: is another strata process using this data dir?")]
+    #[error(
+        "catalog record {path} already exists: is another strata process using this data dir?"
+    )]
     ConcurrentWriter {
         /// The record path that was taken.
         path: String,
@@ -231,7 +235,10 @@ impl Catalog {
     async fn commit(&self, record: Record) -> Result<()> {
         // Caller holds write_lock.
         let seq = self.state.read().next_record;
-        let path = self.log_prefix.clone().join(format!("{seq:020}.rec").as_str());
+        let path = self
+            .log_prefix
+            .clone()
+            .join(format!("{seq:020}.rec").as_str());
         let bytes = record::encode(&record);
         let opts = PutOptions {
             mode: PutMode::Create,

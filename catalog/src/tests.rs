@@ -38,9 +38,15 @@ async fn buckets_and_schemas_survive_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
     let id = {
         let cat = open(dir.path()).await;
-        let b = cat.resolve_bucket_for_write("db", "").await.expect("bucket");
+        let b = cat
+            .resolve_bucket_for_write("db", "")
+            .await
+            .expect("bucket");
         assert_eq!(b.name, "db/autogen");
-        let again = cat.resolve_bucket_for_write("db", "autogen").await.expect("bucket");
+        let again = cat
+            .resolve_bucket_for_write("db", "autogen")
+            .await
+            .expect("bucket");
         assert_eq!(again.id, b.id);
         let schema = cat
             .add_columns(
@@ -53,23 +59,33 @@ async fn buckets_and_schemas_survive_reopen() {
             )
             .await
             .expect("columns");
-        assert_eq!(schema.column("v"), Some(ColumnType::Field(FieldType::Float)));
+        assert_eq!(
+            schema.column("v"),
+            Some(ColumnType::Field(FieldType::Float))
+        );
         // first type wins
         let schema = cat
-            .add_columns(b.id, "cpu", vec![("v".into(), ColumnType::Field(FieldType::Integer))])
+            .add_columns(
+                b.id,
+                "cpu",
+                vec![("v".into(), ColumnType::Field(FieldType::Integer))],
+            )
             .await
             .expect("columns");
-        assert_eq!(schema.column("v"), Some(ColumnType::Field(FieldType::Float)));
+        assert_eq!(
+            schema.column("v"),
+            Some(ColumnType::Field(FieldType::Float))
+        );
         b.id
     };
     let cat = open(dir.path()).await;
     assert_eq!(cat.buckets().len(), 1);
-    assert_eq!(
-        cat.table(id, "cpu").column("host"),
-        Some(ColumnType::Tag)
-    );
+    assert_eq!(cat.table(id, "cpu").column("host"), Some(ColumnType::Tag));
     // a new bucket after reopen gets a fresh id
-    let b2 = cat.resolve_bucket_for_write("other", "rp").await.expect("bucket");
+    let b2 = cat
+        .resolve_bucket_for_write("other", "rp")
+        .await
+        .expect("bucket");
     assert_ne!(b2.id, id);
 }
 
@@ -78,7 +94,9 @@ async fn corrupt_record_is_a_loud_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let cat = open(dir.path()).await;
-        cat.resolve_bucket_for_write("db", "rp").await.expect("bucket");
+        cat.resolve_bucket_for_write("db", "rp")
+            .await
+            .expect("bucket");
     }
     let rec = dir.path().join("catalog/log/00000000000000000000.rec");
     let mut bytes = std::fs::read(&rec).expect("read");
@@ -86,10 +104,18 @@ async fn corrupt_record_is_a_loud_error() {
     bytes[last] ^= 0x55;
     std::fs::write(&rec, bytes).expect("write");
     let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("store"));
-    let err = Catalog::open(store, CatalogConfig { prefix: Path::from("catalog") })
-        .await
-        .expect_err("must refuse");
-    assert!(err.to_string().contains("00000000000000000000.rec"), "{err}");
+    let err = Catalog::open(
+        store,
+        CatalogConfig {
+            prefix: Path::from("catalog"),
+        },
+    )
+    .await
+    .expect_err("must refuse");
+    assert!(
+        err.to_string().contains("00000000000000000000.rec"),
+        "{err}"
+    );
 }
 
 #[test]

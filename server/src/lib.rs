@@ -1,1 +1,109 @@
+//! `server` is Strata's front door: the `strata` command line, configuration, and the HTTP API
+//! (InfluxDB v1 `/write`, `/ping`). It is thin on purpose: it turns HTTP into calls on `catalog`
+//! and `engine` and their results back into 1.x-compatible responses.
+//!
+//! It is not: a parser (`lp`), a storage engine (`engine`), or the authority on names (`catalog`).
+//!
+//! # Overview
+//! - [`Cli`] / [`ServeConfig`]: every flag with its `STRATA_*` environment twin.
+//! - [`run`] opens the object store, catalog and engine, serves HTTP until SIGINT/SIGTERM, then
+//!   drains in-flight requests and flushes every buffer before returning.
+//! - [`ApiError`]: the single place where errors become status codes and JSON bodies.
 
+mod body;
+mod config;
+mod error;
+mod http;
+
+use std::sync::Arc;
+
+use actix_web::dev::Service;
+use actix_web::{web, App, HttpServer};
+use catalog::Catalog;
+use engine::Engine;
+use object_store::local::LocalFileSystem;
+use object_store::ObjectStore;
+
+pub use config::{Cli, Command, ServeConfig};
+pub use error::ApiError;
+pub use http::INFLUXDB_VERSION;
+
+/// Runs a command line.
+pub fn run(cli: Cli) -> Result<(), ApiError> {
+    match cli.command {
+        Command::Serve(config) => serve(config),
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second init (tests calling serve twice in one process) is harmless.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+/// `strata serve`: runs until SIGINT or SIGTERM, then shuts down gracefully.
+pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
+    init_logging(&config.log);
+    let io = |context: String| move |source| ApiError::Io { context, source };
+    std::fs::create_dir_all(&config.data_dir).map_err(io(format!(
+        "creating data dir {}",
+        config.data_dir.display()
+    )))?;
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&config.data_dir)?);
+    actix_web::rt::System::new().block_on(async move {
+        let catalog = Arc::new(Catalog::open(Arc::clone(&store), config.catalog_config()).await?);
+        let engine = Engine::open(config.engine_config(), store, Arc::clone(&catalog))?;
+        let state = web::Data::new(http::AppState {
+            catalog,
+            engine: engine.clone(),
+            max_body_bytes: config.max_body_bytes,
+        });
+        let workers = if config.workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            config.workers
+        };
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap_fn(|req, srv| {
+                    let (method, path) = (req.method().clone(), req.path().to_owned());
+                    http::common_headers(method, path, srv.call(req))
+                })
+                .configure(http::routes)
+        })
+        .workers(workers)
+        .shutdown_timeout(30)
+        .bind(config.http_bind)
+        .map_err(io(format!("binding {}", config.http_bind)))?;
+        let addrs = server.addrs();
+        let shown: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+        tracing::info!(
+            listen = %shown.join(","),
+            data_dir = %config.data_dir.display(),
+            workers,
+            flush_interval_ms = config.flush_interval_ms,
+            flush_table_bytes = config.flush_table_bytes,
+            max_body_bytes = config.max_body_bytes,
+            "strata is ready"
+        );
+        if let (Some(path), Some(addr)) = (&config.listener_file, addrs.first()) {
+            // Write then rename, so a reader never sees a half-written address.
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, addr.to_string())
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .map_err(io(format!("writing listener file {}", path.display())))?;
+        }
+        let served = server.run().await;
+        tracing::info!("HTTP server stopped; flushing buffers");
+        let flushed = engine.shutdown();
+        served.map_err(io("serving HTTP".into()))?;
+        flushed?;
+        tracing::info!("shutdown complete");
+        Ok(())
+    })
+}

@@ -1,0 +1,274 @@
+//! A measurement's in-memory buffer: one Arrow builder per column, growing as new tags and fields
+//! appear (earlier rows read as null in a new column).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, StringDictionaryBuilder,
+    TimestampNanosecondBuilder, UInt64Builder,
+};
+use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use catalog::{ColumnType, FieldType};
+use lp::FieldValue;
+
+use crate::{EngineError, Result};
+
+/// The name of the time column in every table.
+pub const TIME_COLUMN: &str = "time";
+
+enum Builder {
+    Tag(StringDictionaryBuilder<Int32Type>),
+    Float(Float64Builder),
+    Integer(Int64Builder),
+    Unsigned(UInt64Builder),
+    String(StringBuilder),
+    Boolean(BooleanBuilder),
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Builder({} rows)", self.len())
+    }
+}
+
+impl Builder {
+    fn new(ty: ColumnType) -> Self {
+        match ty {
+            ColumnType::Tag => Builder::Tag(StringDictionaryBuilder::new()),
+            ColumnType::Field(FieldType::Float) => Builder::Float(Float64Builder::new()),
+            ColumnType::Field(FieldType::Integer) => Builder::Integer(Int64Builder::new()),
+            ColumnType::Field(FieldType::Unsigned) => Builder::Unsigned(UInt64Builder::new()),
+            ColumnType::Field(FieldType::String) => Builder::String(StringBuilder::new()),
+            ColumnType::Field(FieldType::Boolean) => Builder::Boolean(BooleanBuilder::new()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        use arrow::array::ArrayBuilder;
+        match self {
+            Builder::Tag(b) => b.len(),
+            Builder::Float(b) => b.len(),
+            Builder::Integer(b) => b.len(),
+            Builder::Unsigned(b) => b.len(),
+            Builder::String(b) => b.len(),
+            Builder::Boolean(b) => b.len(),
+        }
+    }
+
+    fn append_nulls(&mut self, n: usize) {
+        match self {
+            Builder::Tag(b) => b.append_nulls(n),
+            Builder::Float(b) => b.append_nulls(n),
+            Builder::Integer(b) => b.append_nulls(n),
+            Builder::Unsigned(b) => b.append_nulls(n),
+            Builder::String(b) => b.append_nulls(n),
+            Builder::Boolean(b) => b.append_nulls(n),
+        }
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        match self {
+            Builder::Tag(b) => Arc::new(b.finish()),
+            Builder::Float(b) => Arc::new(b.finish()),
+            Builder::Integer(b) => Arc::new(b.finish()),
+            Builder::Unsigned(b) => Arc::new(b.finish()),
+            Builder::String(b) => Arc::new(b.finish()),
+            Builder::Boolean(b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// The Arrow type a column is stored as.
+pub fn arrow_type(ty: ColumnType) -> DataType {
+    match ty {
+        ColumnType::Tag => {
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+        }
+        ColumnType::Field(FieldType::Float) => DataType::Float64,
+        ColumnType::Field(FieldType::Integer) => DataType::Int64,
+        ColumnType::Field(FieldType::Unsigned) => DataType::UInt64,
+        ColumnType::Field(FieldType::String) => DataType::Utf8,
+        ColumnType::Field(FieldType::Boolean) => DataType::Boolean,
+    }
+}
+
+/// The time column's Arrow type.
+pub fn time_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
+}
+
+/// Which column type a field value needs.
+pub fn field_type(value: &FieldValue<'_>) -> FieldType {
+    match value {
+        FieldValue::F64(_) => FieldType::Float,
+        FieldValue::I64(_) => FieldType::Integer,
+        FieldValue::U64(_) => FieldType::Unsigned,
+        FieldValue::String(_) => FieldType::String,
+        FieldValue::Bool(_) => FieldType::Boolean,
+    }
+}
+
+#[derive(Debug)]
+struct Column {
+    name: String,
+    ty: ColumnType,
+    builder: Builder,
+}
+
+/// Rows of one measurement waiting to be flushed.
+#[derive(Debug)]
+pub struct TableBuffer {
+    columns: Vec<Column>,
+    index: HashMap<String, usize>,
+    time: TimestampNanosecondBuilder,
+    rows: usize,
+    approx_bytes: usize,
+    /// When the oldest buffered row arrived (for age-based flush).
+    oldest: Option<Instant>,
+}
+
+impl Default for TableBuffer {
+    fn default() -> Self {
+        TableBuffer {
+            columns: Vec::new(),
+            index: HashMap::new(),
+            time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            rows: 0,
+            approx_bytes: 0,
+            oldest: None,
+        }
+    }
+}
+
+impl TableBuffer {
+    /// Rows buffered.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// A rough count of the bytes the buffered rows hold.
+    pub fn approx_bytes(&self) -> usize {
+        self.approx_bytes
+    }
+
+    /// When the oldest buffered row arrived.
+    pub fn oldest(&self) -> Option<Instant> {
+        self.oldest
+    }
+
+    /// The index of column `name` if the buffer has it, and its type.
+    pub fn column(&self, name: &str) -> Option<(usize, ColumnType)> {
+        let &i = self.index.get(name)?;
+        self.columns.get(i).map(|c| (i, c.ty))
+    }
+
+    /// Adds a column; rows already buffered read as null in it.
+    pub fn add_column(&mut self, name: &str, ty: ColumnType) -> usize {
+        if let Some((i, _)) = self.column(name) {
+            return i;
+        }
+        let mut builder = Builder::new(ty);
+        builder.append_nulls(self.rows);
+        self.columns.push(Column {
+            name: name.to_owned(),
+            ty,
+            builder,
+        });
+        let i = self.columns.len() - 1;
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+
+    /// Appends one row. `tags` and `fields` pair a column index (from [`Self::column`] or
+    /// [`Self::add_column`]) with a value whose type the caller has checked against the column.
+    pub fn append_row<'v>(
+        &mut self,
+        tags: impl Iterator<Item = (usize, &'v str)>,
+        fields: impl Iterator<Item = (usize, &'v FieldValue<'v>)>,
+        time_ns: i64,
+    ) -> Result<()> {
+        let mut bytes = 8;
+        for (i, value) in tags {
+            if let Some(Column {
+                builder: Builder::Tag(b),
+                ..
+            }) = self.columns.get_mut(i)
+            {
+                b.append(value)
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+                bytes += 4;
+            }
+        }
+        for (i, value) in fields {
+            let Some(col) = self.columns.get_mut(i) else {
+                continue;
+            };
+            match (&mut col.builder, value) {
+                (Builder::Float(b), FieldValue::F64(v)) => b.append_value(*v),
+                (Builder::Integer(b), FieldValue::I64(v)) => b.append_value(*v),
+                (Builder::Unsigned(b), FieldValue::U64(v)) => b.append_value(*v),
+                (Builder::Boolean(b), FieldValue::Bool(v)) => b.append_value(*v),
+                (Builder::String(b), FieldValue::String(v)) => {
+                    bytes += v.len();
+                    b.append_value(v)
+                }
+                _ => {
+                    return Err(EngineError::Internal(format!(
+                        "column {} does not take a {} value",
+                        col.name,
+                        value.type_name()
+                    )))
+                }
+            }
+            bytes += 8;
+        }
+        self.time.append_value(time_ns);
+        self.rows += 1;
+        // Columns the row did not mention read as null.
+        for col in &mut self.columns {
+            if col.builder.len() < self.rows {
+                col.builder.append_null_once();
+            }
+        }
+        self.approx_bytes += bytes;
+        self.oldest.get_or_insert_with(Instant::now);
+        Ok(())
+    }
+
+    /// Takes every buffered row as one batch (columns: tags by name, fields by name, then time),
+    /// leaving the buffer empty but with the same columns.
+    pub fn take(&mut self) -> Result<Option<RecordBatch>> {
+        if self.rows == 0 {
+            return Ok(None);
+        }
+        let mut order: Vec<usize> = (0..self.columns.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (ca, cb) = (&self.columns[a], &self.columns[b]);
+            (ca.ty != ColumnType::Tag, &ca.name).cmp(&(cb.ty != ColumnType::Tag, &cb.name))
+        });
+        let mut fields = Vec::with_capacity(order.len() + 1);
+        let mut arrays = Vec::with_capacity(order.len() + 1);
+        for i in order {
+            let col = &mut self.columns[i];
+            fields.push(Field::new(&col.name, arrow_type(col.ty), true));
+            arrays.push(col.builder.finish());
+        }
+        fields.push(Field::new(TIME_COLUMN, time_type(), false));
+        arrays.push(Arc::new(self.time.finish()) as ArrayRef);
+        self.rows = 0;
+        self.approx_bytes = 0;
+        self.oldest = None;
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map(Some)
+            .map_err(|e| EngineError::Internal(format!("building a batch: {e}")))
+    }
+}
+
+impl Builder {
+    fn append_null_once(&mut self) {
+        self.append_nulls(1);
+    }
+}

@@ -1,0 +1,372 @@
+//! Turning buffered batches into Parquet files. One dedicated thread does the CPU work (sort,
+//! encode) and the uploads, so HTTP workers never wait on it; jobs reach it over a bounded
+//! crossbeam channel, which is also the back-pressure when flushing falls behind.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, ArrayRef, BooleanArray, TimestampNanosecondArray};
+use arrow::compute::{filter_record_batch, lexsort_to_indices, take_record_batch, SortColumn};
+use arrow::datatypes::DataType;
+use arrow::record_batch::RecordBatch;
+use catalog::BucketId;
+use crossbeam::channel::{bounded, Receiver, Sender};
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use parking_lot::Mutex;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use crate::buffer::TIME_COLUMN;
+use crate::{EngineError, Result};
+
+const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+/// Upload part size; also the most encoded bytes held in memory per file beyond one row group.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+/// Attempts per file before a flush is reported as failed.
+const ATTEMPTS_MAX: u32 = 5;
+
+/// One measurement's rows to write.
+#[derive(Debug)]
+pub(crate) struct FlushJob {
+    pub(crate) bucket: BucketId,
+    pub(crate) measurement: String,
+    pub(crate) batch: RecordBatch,
+}
+
+#[derive(Debug)]
+enum Msg {
+    Job(FlushJob),
+    /// Answered once every job sent before it is done.
+    Barrier(Sender<()>),
+}
+
+/// Counters the flusher keeps (read by `/metrics` later).
+#[derive(Debug, Default)]
+pub struct FlushStats {
+    /// Parquet files written.
+    pub files: AtomicU64,
+    /// Bytes of Parquet written.
+    pub bytes: AtomicU64,
+    /// Rows written to Parquet.
+    pub rows: AtomicU64,
+    /// Flushes that failed after every retry.
+    pub failures: AtomicU64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Flusher {
+    tx: Mutex<Option<Sender<Msg>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FlushSettings {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) prefix: Path,
+    pub(crate) row_group_rows: usize,
+    pub(crate) stats: Arc<FlushStats>,
+}
+
+impl Flusher {
+    pub(crate) fn start(settings: FlushSettings, queue_len: usize) -> Result<Self> {
+        let (tx, rx) = bounded(queue_len);
+        let thread = std::thread::Builder::new()
+            .name("strata-flush".into())
+            .spawn(move || run(rx, settings))
+            .map_err(|e| EngineError::Internal(format!("starting the flush thread: {e}")))?;
+        Ok(Flusher {
+            tx: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    fn sender(&self) -> Result<Sender<Msg>> {
+        self.tx.lock().clone().ok_or(EngineError::ShuttingDown)
+    }
+
+    pub(crate) fn submit(&self, job: FlushJob) -> Result<()> {
+        self.sender()?
+            .send(Msg::Job(job))
+            .map_err(|_| EngineError::ShuttingDown)
+    }
+
+    /// Waits until every job submitted so far is written (or has failed).
+    pub(crate) fn barrier(&self) -> Result<()> {
+        let (tx, rx) = bounded(1);
+        self.sender()?
+            .send(Msg::Barrier(tx))
+            .map_err(|_| EngineError::ShuttingDown)?;
+        rx.recv().map_err(|_| EngineError::ShuttingDown)
+    }
+
+    /// Stops accepting jobs, finishes the queued ones and joins the thread.
+    pub(crate) fn stop(&self) {
+        drop(self.tx.lock().take());
+        if let Some(t) = self.thread.lock().take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(rx: Receiver<Msg>, settings: FlushSettings) {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "flush thread cannot start its runtime; nothing will be flushed");
+            return;
+        }
+    };
+    let file_ids = FileIds::new();
+    for msg in rx {
+        match msg {
+            Msg::Barrier(done) => {
+                let _ = done.send(());
+            }
+            Msg::Job(job) => {
+                let started = Instant::now();
+                let rows = job.batch.num_rows();
+                match rt.block_on(write_job(&settings, &file_ids, &job)) {
+                    Ok(files) => tracing::info!(
+                        bucket = %job.bucket,
+                        measurement = %job.measurement,
+                        rows,
+                        files,
+                        ms = started.elapsed().as_millis() as u64,
+                        "flushed"
+                    ),
+                    Err(e) => {
+                        settings.stats.failures.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(
+                            bucket = %job.bucket,
+                            measurement = %job.measurement,
+                            rows,
+                            error = %e,
+                            "flush failed after {ATTEMPTS_MAX} attempts"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// File names unique across restarts: start time of this process plus a counter.
+#[derive(Debug)]
+struct FileIds {
+    epoch_ns: u128,
+    next: AtomicU64,
+}
+
+impl FileIds {
+    fn new() -> Self {
+        let epoch_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        FileIds {
+            epoch_ns,
+            next: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{:020}-{n:06}.parquet", self.epoch_ns)
+    }
+}
+
+/// Where a file of `bucket`/`measurement` for UTC day `day` lives.
+pub(crate) fn file_path(
+    prefix: &Path,
+    bucket: BucketId,
+    measurement: &str,
+    day: i64,
+    file: &str,
+) -> Path {
+    prefix
+        .clone()
+        .join(bucket.to_string().as_str())
+        .join(measurement)
+        .join(civil_date(day).as_str())
+        .join(file)
+}
+
+async fn write_job(settings: &FlushSettings, ids: &FileIds, job: &FlushJob) -> Result<usize> {
+    let parts = split_by_day(&job.batch)?;
+    let files = parts.len();
+    for (day, part) in parts {
+        let sorted = sort_for_file(&part)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let path = file_path(
+                &settings.prefix,
+                job.bucket,
+                &job.measurement,
+                day,
+                &ids.next(),
+            );
+            match upload(settings, &path, &sorted).await {
+                Ok(bytes) => {
+                    settings.stats.files.fetch_add(1, Ordering::Relaxed);
+                    settings.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
+                    settings
+                        .stats
+                        .rows
+                        .fetch_add(sorted.num_rows() as u64, Ordering::Relaxed);
+                    tracing::debug!(path = %path, bytes, rows = sorted.num_rows(), "wrote parquet file");
+                    break;
+                }
+                Err(e) if attempt < ATTEMPTS_MAX => {
+                    tracing::warn!(path = %path, attempt, error = %e, "parquet upload failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(files)
+}
+
+/// Streams `batch` into a Parquet object one row group at a time, so memory stays bounded by a
+/// row group plus one upload part, whatever the file's size.
+async fn upload(settings: &FlushSettings, path: &Path, batch: &RecordBatch) -> Result<u64> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(settings.row_group_rows.max(1)))
+        .build();
+    let parquet_err = |e: parquet::errors::ParquetError| EngineError::Parquet(e.to_string());
+    let io_err = |e: std::io::Error| EngineError::Parquet(e.to_string());
+    let upload = settings.store.put_multipart(path).await?;
+    let mut sink = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+    let result: Result<u64> = async {
+        let mut writer =
+            ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props)).map_err(parquet_err)?;
+        let mut total = 0u64;
+        let mut offset = 0;
+        let step = settings.row_group_rows.max(1);
+        while offset < batch.num_rows() {
+            let len = step.min(batch.num_rows() - offset);
+            writer
+                .write(&batch.slice(offset, len))
+                .map_err(parquet_err)?;
+            writer.flush().map_err(parquet_err)?;
+            writer.sync().map_err(io_err)?;
+            let bytes = std::mem::take(writer.inner_mut());
+            total += bytes.len() as u64;
+            sink.write(&bytes);
+            sink.wait_for_capacity(2).await?;
+            offset += len;
+        }
+        writer.finish().map_err(parquet_err)?;
+        writer.sync().map_err(io_err)?;
+        let bytes = std::mem::take(writer.inner_mut());
+        total += bytes.len() as u64;
+        sink.write(&bytes);
+        Ok(total)
+    }
+    .await;
+    match result {
+        Ok(total) => {
+            sink.finish().await?;
+            Ok(total)
+        }
+        Err(e) => {
+            let _ = sink.abort().await;
+            Err(e)
+        }
+    }
+}
+
+fn time_column(batch: &RecordBatch) -> Result<&TimestampNanosecondArray> {
+    batch
+        .column_by_name(TIME_COLUMN)
+        .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+        .ok_or_else(|| EngineError::Internal("batch without a time column".into()))
+}
+
+/// Splits a batch into one batch per UTC day, so each file belongs to exactly one day directory
+/// (retention can then drop whole files).
+fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i64, RecordBatch)>> {
+    let time = time_column(batch)?;
+    let day_of = |i: usize| time.value(i).div_euclid(NANOS_PER_DAY);
+    let first = if time.is_empty() { 0 } else { day_of(0) };
+    if (0..time.len()).all(|i| day_of(i) == first) {
+        return Ok(vec![(first, batch.clone())]);
+    }
+    let mut days: Vec<i64> = (0..time.len()).map(day_of).collect();
+    days.sort_unstable();
+    days.dedup();
+    days.into_iter()
+        .map(|day| {
+            let mask: BooleanArray = (0..time.len()).map(|i| Some(day_of(i) == day)).collect();
+            filter_record_batch(batch, &mask)
+                .map(|b| (day, b))
+                .map_err(|e| EngineError::Internal(e.to_string()))
+        })
+        .collect()
+}
+
+/// Sorts rows by every tag column (in column order, i.e. by tag name) and then time: rows of one
+/// series end up together, in time order.
+pub(crate) fn sort_for_file(batch: &RecordBatch) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let mut keys: Vec<SortColumn> = schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .filter(|(f, _)| matches!(f.data_type(), DataType::Dictionary(_, _)))
+        .map(|(_, c)| SortColumn {
+            values: ArrayRef::clone(c),
+            options: None,
+        })
+        .collect();
+    keys.push(SortColumn {
+        values: ArrayRef::clone(
+            batch
+                .column_by_name(TIME_COLUMN)
+                .ok_or_else(|| EngineError::Internal("batch without a time column".into()))?,
+        ),
+        options: None,
+    });
+    let indices =
+        lexsort_to_indices(&keys, None).map_err(|e| EngineError::Internal(e.to_string()))?;
+    take_record_batch(batch, &indices).map_err(|e| EngineError::Internal(e.to_string()))
+}
+
+/// `YYYY-MM-DD` of a day number since 1970-01-01 (proleptic Gregorian, Howard Hinnant's
+/// civil-from-days).
+pub(crate) fn civil_date(day: i64) -> String {
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(-1), "1969-12-31");
+        assert_eq!(civil_date(16_941), "2016-05-19");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+        assert_eq!(civil_date(-719_468), "0000-03-01");
+    }
+}

@@ -1,0 +1,90 @@
+//! Every knob of `strata serve`: flags, each with a `STRATA_*` environment twin and a documented
+//! default. This is the only configuration surface; it converts into the typed configs of the
+//! other crates.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Strata: a time-series storage engine that speaks the InfluxDB v1 HTTP write API.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: InfluxDB v1 `/write` on HTTP, data in Parquet under the data dir.
+    Serve(ServeConfig),
+}
+
+/// Options of `strata serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address to listen on. Use port 0 to let the OS pick one (see --listener-file).
+    #[arg(long, env = "STRATA_HTTP_BIND", default_value = "127.0.0.1:8086")]
+    pub http_bind: SocketAddr,
+
+    /// Directory that holds all state: catalog and Parquet files.
+    #[arg(long, env = "STRATA_DATA_DIR", default_value = "./strata-data")]
+    pub data_dir: PathBuf,
+
+    /// Write the bound address (host:port) to this file once listening; for scripts and tests
+    /// that start the server on port 0.
+    #[arg(long, env = "STRATA_LISTENER_FILE")]
+    pub listener_file: Option<PathBuf>,
+
+    /// Flush a measurement's buffer to Parquet once its oldest point is this many milliseconds
+    /// old.
+    #[arg(long, env = "STRATA_FLUSH_INTERVAL_MS", default_value_t = 10_000)]
+    pub flush_interval_ms: u64,
+
+    /// Flush a measurement's buffer to Parquet once it holds about this many bytes.
+    #[arg(long, env = "STRATA_FLUSH_TABLE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub flush_table_bytes: usize,
+
+    /// Rows per Parquet row group (bounds the memory a flush needs).
+    #[arg(long, env = "STRATA_ROW_GROUP_ROWS", default_value_t = 262_144)]
+    pub row_group_rows: usize,
+
+    /// Largest request body accepted, in bytes; applies to the body as sent and again after
+    /// gzip decompression (InfluxDB 1.x's default).
+    #[arg(long, env = "STRATA_MAX_BODY_BYTES", default_value_t = 25_000_000)]
+    pub max_body_bytes: usize,
+
+    /// Longest string field value accepted, in bytes.
+    #[arg(long, env = "STRATA_MAX_STRING_BYTES", default_value_t = lp::DEFAULT_MAX_STRING_BYTES)]
+    pub max_string_bytes: usize,
+
+    /// HTTP worker threads; 0 means one per CPU core.
+    #[arg(long, env = "STRATA_WORKERS", default_value_t = 0)]
+    pub workers: usize,
+
+    /// Log filter, in `tracing_subscriber::EnvFilter` syntax (e.g. `info`, `server=debug`).
+    #[arg(long, env = "STRATA_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl ServeConfig {
+    pub(crate) fn engine_config(&self) -> engine::EngineConfig {
+        engine::EngineConfig {
+            parquet_prefix: object_store::path::Path::from("buckets"),
+            flush_table_bytes: self.flush_table_bytes,
+            flush_interval: Duration::from_millis(self.flush_interval_ms),
+            row_group_rows: self.row_group_rows,
+            max_string_bytes: self.max_string_bytes,
+        }
+    }
+
+    pub(crate) fn catalog_config(&self) -> catalog::CatalogConfig {
+        catalog::CatalogConfig {
+            prefix: object_store::path::Path::from("catalog"),
+        }
+    }
+}

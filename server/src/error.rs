@@ -1,0 +1,136 @@
+//! The one place where errors become HTTP responses. Telegraf and most v1 clients drop a batch on
+//! 4xx and retry on 5xx, so a wrong status here loses data or loops forever: every variant is
+//! mapped explicitly (no catch-all arm), client faults to 4xx, server faults to 5xx.
+
+use actix_web::http::header::{HeaderValue, CONTENT_TYPE};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use catalog::CatalogError;
+use engine::{EngineError, RejectReason, WriteOutcome};
+use serde_json::json;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// `db` missing or empty.
+    #[error("database is required")]
+    DatabaseRequired,
+    /// The query string, a parameter or a header is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body (as sent, or decompressed) is over the limit.
+    #[error("request entity too large")]
+    PayloadTooLarge,
+    /// Some or all points were rejected; the rest are written.
+    #[error("{message}")]
+    PartialWrite {
+        /// The 1.x-style message.
+        message: String,
+        /// Details for the JSON body.
+        outcome: WriteOutcome,
+    },
+    /// The catalog refused or failed.
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    /// The engine failed.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A file-system operation of the server itself failed (start-up, listener file).
+    #[error("{context}: {source}")]
+    Io {
+        /// What the server was doing.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The object store could not be set up.
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+}
+
+impl ApiError {
+    /// The response to a write whose outcome has rejections (1.x wording, our line numbers).
+    pub(crate) fn from_outcome(outcome: WriteOutcome) -> Self {
+        let describe = |r: &engine::Rejection| match &r.reason {
+            RejectReason::Parse(kind) => {
+                format!("unable to parse '{}' (line {}): {kind}", r.text, r.line)
+            }
+            other => format!("{other} (line {})", r.line),
+        };
+        let shown: Vec<String> = outcome.rejected.iter().take(3).map(describe).collect();
+        let all_parse = outcome
+            .rejected
+            .iter()
+            .all(|r| matches!(r.reason, RejectReason::Parse(_)));
+        let message = if outcome.written == 0 && all_parse {
+            shown.join("; ")
+        } else {
+            format!(
+                "partial write: {} dropped={}",
+                shown.join("; "),
+                outcome.rejected_total
+            )
+        };
+        ApiError::PartialWrite { message, outcome }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::DatabaseRequired
+            | ApiError::BadRequest(_)
+            | ApiError::PartialWrite { .. } => StatusCode::BAD_REQUEST,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Io { .. } | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Catalog(e) => match e {
+                CatalogError::InvalidName { .. } => StatusCode::BAD_REQUEST,
+                CatalogError::Storage(_)
+                | CatalogError::Corrupt { .. }
+                | CatalogError::ConcurrentWriter { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+            ApiError::Engine(e) => match e {
+                EngineError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+                EngineError::Catalog(CatalogError::InvalidName { .. }) => StatusCode::BAD_REQUEST,
+                EngineError::Catalog(_)
+                | EngineError::Store(_)
+                | EngineError::Parquet(_)
+                | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let message = self.to_string();
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), error = %message, "request failed");
+        } else {
+            tracing::debug!(status = status.as_u16(), error = %message, "request rejected");
+        }
+        let body = match self {
+            ApiError::PartialWrite { outcome, .. } => json!({
+                "error": message,
+                "written": outcome.written,
+                "rejected": outcome.rejected.iter().map(|r| json!({
+                    "line": r.line,
+                    "column": r.column,
+                    "reason": r.reason.to_string(),
+                    "text": r.text,
+                })).collect::<Vec<_>>(),
+            }),
+            _ => json!({ "error": message }),
+        };
+        let mut resp = HttpResponse::build(status);
+        resp.insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")));
+        // Header values cannot hold control characters; the body keeps the exact text.
+        let header: String = message
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        if let Ok(v) = HeaderValue::from_str(&header) {
+            resp.insert_header(("X-Influxdb-Error", v));
+        }
+        resp.body(body.to_string())
+    }
+}

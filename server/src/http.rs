@@ -1,0 +1,143 @@
+//! Routes and handlers. Handlers only translate HTTP into calls on `catalog` and `engine` and
+//! back; every error goes through [`ApiError`]'s single mapping.
+
+use std::sync::Arc;
+
+use actix_web::dev::ServiceResponse;
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use catalog::Catalog;
+use engine::{Engine, WriteRequest};
+use lp::Precision;
+use serde::Deserialize;
+
+use crate::body::read_body;
+use crate::error::ApiError;
+
+/// The InfluxDB API version we answer as: the 1.x line that v1 clients were written against.
+pub const INFLUXDB_VERSION: &str = "1.8.10";
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub(crate) struct AppState {
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) engine: Engine,
+    pub(crate) max_body_bytes: usize,
+}
+
+/// Registers every route.
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/write", web::post().to(write_v1))
+        .route("/ping", web::get().to(ping))
+        .route("/ping", web::head().to(ping));
+}
+
+/// Adds the headers every response carries (1.x clients read `X-Influxdb-Version` from `/ping`;
+/// influxdb-python crashes without it). Takes the inner service's future so it borrows nothing.
+pub(crate) async fn common_headers(
+    method: actix_web::http::Method,
+    path: String,
+    response: impl std::future::Future<Output = Result<ServiceResponse, actix_web::Error>>,
+) -> Result<ServiceResponse, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let mut res = response.await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let headers = res.headers_mut();
+    headers.insert(
+        HeaderName::from_static("x-influxdb-version"),
+        HeaderValue::from_static(INFLUXDB_VERSION),
+    );
+    headers.insert(
+        HeaderName::from_static("x-influxdb-build"),
+        HeaderValue::from_static("Strata"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        headers.insert(HeaderName::from_static("request-id"), v.clone());
+        headers.insert(HeaderName::from_static("x-request-id"), v);
+    }
+    tracing::debug!(
+        %method,
+        path,
+        status = res.status().as_u16(),
+        us = started.elapsed().as_micros() as u64,
+        request_id = id,
+        "request"
+    );
+    Ok(res)
+}
+
+#[derive(Debug, Deserialize)]
+struct WriteParams {
+    db: Option<String>,
+    rp: Option<String>,
+    precision: Option<String>,
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
+}
+
+/// `POST /write?db=&rp=&precision=` (InfluxDB v1).
+async fn write_v1(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    // One receive time per request, taken before the body is read.
+    let received_at_ns = now_ns();
+    let params = web::Query::<WriteParams>::from_query(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?
+        .into_inner();
+    let db = params
+        .db
+        .filter(|d| !d.is_empty())
+        .ok_or(ApiError::DatabaseRequired)?;
+    let precision: Precision = params
+        .precision
+        .as_deref()
+        .unwrap_or_default()
+        .parse()
+        .map_err(|e: lp::UnknownPrecision| ApiError::BadRequest(e.to_string()))?;
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    if body.is_empty() {
+        return Ok(HttpResponse::NoContent().finish());
+    }
+    let bucket = state
+        .catalog
+        .resolve_bucket_for_write(&db, params.rp.as_deref().unwrap_or_default())
+        .await?;
+    let outcome = state
+        .engine
+        .write(WriteRequest {
+            bucket: &bucket,
+            body: &body,
+            precision,
+            received_at_ns,
+        })
+        .await?;
+    if outcome.rejected_total > 0 {
+        return Err(ApiError::from_outcome(outcome));
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize)]
+struct PingParams {
+    verbose: Option<String>,
+}
+
+/// `GET|HEAD /ping`: 204, or 200 with the version when `verbose=true`.
+async fn ping(req: HttpRequest) -> HttpResponse {
+    let verbose = web::Query::<PingParams>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.into_inner().verbose)
+        .is_some_and(|v| v == "true" || v == "1");
+    if verbose {
+        HttpResponse::Ok().json(serde_json::json!({ "version": INFLUXDB_VERSION }))
+    } else {
+        HttpResponse::NoContent().finish()
+    }
+}
