@@ -547,11 +547,10 @@ fn sort_tags(tags: &mut [Tag<'_>]) -> bool {
 fn keep_last_fields(fields: &mut Vec<Field<'_>>) {
     let mut i = 0;
     while i < fields.len() {
-        let repeated = match fields.split_at(i + 1) {
-            (head, tail) => head
-                .last()
-                .is_some_and(|f| tail.iter().any(|g| g.key == f.key)),
-        };
+        let (head, tail) = fields.split_at(i + 1);
+        let repeated = head
+            .last()
+            .is_some_and(|f| tail.iter().any(|g| g.key == f.key));
         if repeated {
             fields.remove(i);
         } else {

@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand};
 /// Strata: a time-series storage engine that speaks the InfluxDB v1 HTTP write API.
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about, long_about = None)]
+// Scripts and tests layer flags over defaults: the last occurrence wins.
+#[command(args_override_self = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -21,6 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server: InfluxDB v1 `/write` on HTTP, data in Parquet under the data dir.
+    #[command(args_override_self = true)]
     Serve(ServeConfig),
 }
 

@@ -123,10 +123,14 @@ impl ResponseError for ApiError {
         };
         let mut resp = HttpResponse::build(status);
         resp.insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")));
-        // Header values cannot hold control characters; the body keeps the exact text.
+        // Header values must be visible ASCII; the JSON body keeps the exact text.
         let header: String = message
             .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
+            .flat_map(|c| match c {
+                ' '..='~' => vec![c],
+                c if c.is_control() => vec![' '],
+                c => c.escape_unicode().collect(),
+            })
             .collect();
         if let Ok(v) = HeaderValue::from_str(&header) {
             resp.insert_header(("X-Influxdb-Error", v));

@@ -1,1 +1,6 @@
-fn main() {}
+//! End-to-end tests: each one runs the real `strata` binary and talks HTTP to it.
+
+// Writes reach Parquet intact: every type, both measurements, tags, timestamps, flush triggers.
+mod write_path;
+// Malformed requests get a clear 4xx and never a panic.
+mod bad_input;
