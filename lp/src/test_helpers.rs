@@ -67,3 +67,54 @@ pub fn line() -> impl Strategy<Value = Line<'static>> {
             span: 0..0,
         })
 }
+
+/// Whether two points are the same point (positions aside; floats compared by bits so `-0.0`
+/// and `0.0` differ).
+pub fn same_point(a: &Line<'_>, b: &Line<'_>) -> bool {
+    a.measurement == b.measurement
+        && a.tags == b.tags
+        && a.timestamp == b.timestamp
+        && a.fields.len() == b.fields.len()
+        && a.fields.iter().zip(&b.fields).all(|(x, y)| {
+            x.key == y.key
+                && match (&x.value, &y.value) {
+                    (FieldValue::F64(p), FieldValue::F64(q)) => p.to_bits() == q.to_bits(),
+                    (p, q) => p == q,
+                }
+        })
+}
+
+/// The invariants the fuzz target checks on any input, as a function so the committed corpus is
+/// replayed by an ordinary test too: no panic; errors point inside the body with line numbers
+/// that never go backwards; every parsed point that the encoder can express parses back to
+/// itself (parse → encode → parse is stable).
+pub fn check_invariants(body: &[u8]) {
+    let mut last_line = 0;
+    let mut items = 0usize;
+    for item in crate::Parser::new(body, crate::ParseOptions::default()) {
+        items += 1;
+        assert!(items <= body.len() + 1, "more items than bytes");
+        let (line_no, span) = match &item {
+            Ok(line) => (line.line_no, line.span.clone()),
+            Err(e) => (e.line, e.span.clone()),
+        };
+        assert!(line_no > last_line, "line numbers go backwards: {line_no} after {last_line}");
+        last_line = line_no;
+        assert!(span.start <= span.end && span.end <= body.len(), "span {span:?} outside body");
+        if let Err(e) = &item {
+            assert!(e.column >= 1);
+            let _ = e.excerpt(body);
+        }
+        if let Ok(line) = item {
+            let mut encoded = Vec::new();
+            if crate::encode_line(&mut encoded, &line).is_ok() {
+                let again: Vec<_> = crate::Parser::new(&encoded, crate::ParseOptions::default()).collect();
+                assert_eq!(again.len(), 1, "one point encodes to one line: {encoded:?}");
+                match &again[0] {
+                    Ok(l) => assert!(same_point(l, &line), "{line:?} -> {encoded:?} -> {l:?}"),
+                    Err(e) => panic!("{line:?} encoded to {encoded:?}, which fails: {e}"),
+                }
+            }
+        }
+    }
+}

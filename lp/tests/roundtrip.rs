@@ -1,24 +1,10 @@
 //! Property: encode(points) → parse → the same points, for arbitrary names and values including
 //! every escape; and parsing arbitrary bytes never panics.
 
-use lp::{encode_line, Line, ParseOptions, Parser};
+use lp::{encode_line, ParseOptions, Parser};
 use proptest::prelude::*;
 
-/// Compares what survives a round trip (positions are not part of a point's identity).
-fn same(a: &Line<'_>, b: &Line<'_>) -> bool {
-    a.measurement == b.measurement
-        && a.tags == b.tags
-        && a.timestamp == b.timestamp
-        && a.fields.len() == b.fields.len()
-        && a.fields.iter().zip(&b.fields).all(|(x, y)| {
-            x.key == y.key
-                && match (&x.value, &y.value) {
-                    // -0.0 == 0.0 numerically; compare bits so the sign survives too
-                    (lp::FieldValue::F64(p), lp::FieldValue::F64(q)) => p.to_bits() == q.to_bits(),
-                    (p, q) => p == q,
-                }
-        })
-}
+use lp::test_helpers::same_point as same;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
