@@ -45,10 +45,18 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
     group.sample_size(10);
     for corpus in Corpus::ALL {
-        let series = if corpus == Corpus::HighCardinality { 1_000_000 } else { 10_000 };
+        let series = if corpus == Corpus::HighCardinality {
+            1_000_000
+        } else {
+            10_000
+        };
         let body = generate(corpus, CORPUS_BYTES, series, 1);
         let lines = body.iter().filter(|&&b| b == b'\n').count();
-        eprintln!("corpus {}: {} bytes, {lines} lines", corpus.name(), body.len());
+        eprintln!(
+            "corpus {}: {} bytes, {lines} lines",
+            corpus.name(),
+            body.len()
+        );
         let text = std::str::from_utf8(&body).expect("generated corpora are UTF-8");
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::new("lp", corpus.name()), &body, |b, body| {

@@ -49,7 +49,11 @@ pub enum Corpus {
 
 impl Corpus {
     /// All corpora, in report order.
-    pub const ALL: [Corpus; 3] = [Corpus::Telegraf, Corpus::HighCardinality, Corpus::StringHeavy];
+    pub const ALL: [Corpus; 3] = [
+        Corpus::Telegraf,
+        Corpus::HighCardinality,
+        Corpus::StringHeavy,
+    ];
 
     /// Short name for reports.
     pub fn name(self) -> &'static str {
@@ -63,8 +67,16 @@ impl Corpus {
 
 const MEASUREMENTS: [&str; 3] = ["cpu", "mem", "disk"];
 const TELEGRAF_FIELDS: [&str; 10] = [
-    "usage_user", "usage_system", "usage_idle", "usage_iowait", "usage_irq", "usage_softirq",
-    "usage_steal", "usage_guest", "uptime", "n_processes",
+    "usage_user",
+    "usage_system",
+    "usage_idle",
+    "usage_iowait",
+    "usage_irq",
+    "usage_softirq",
+    "usage_steal",
+    "usage_guest",
+    "uptime",
+    "n_processes",
 ];
 
 /// One point of `corpus` number `i` (timestamps advance 10 s per point, from 2023-11-14).

@@ -416,16 +416,7 @@ impl<'a> Parser<'a> {
     ) -> PResult<(FieldValue<'a>, usize)> {
         match self.at(vs) {
             Some(b'"') => self.string_value(vs, extra_newlines),
-            Some(b'0'..=b'9' | b'-' | b'.') => {
-                let te = self.token_end(vs);
-                let tok = self.input.get(vs..te).unwrap_or_default();
-                let value = match tok.split_last() {
-                    Some((b'i', digits)) => parse_i64(digits).map(FieldValue::I64),
-                    Some((b'u', digits)) => parse_u64(digits).map(FieldValue::U64),
-                    _ => parse_f64(tok).map(FieldValue::F64),
-                };
-                value.map(|v| (v, te)).map_err(|k| (k, vs))
-            }
+            Some(b'0'..=b'9' | b'-' | b'.') => self.number_value(vs),
             Some(b't' | b'T' | b'f' | b'F') => {
                 let te = self.token_end(vs);
                 let value = match self.input.get(vs..te).unwrap_or_default() {
@@ -440,6 +431,90 @@ impl<'a> Parser<'a> {
             Some(b'N' | b'n' | b'I' | b'i' | b'+') => Err((ErrorKind::InvalidNumber, vs)),
             Some(_) => Err((ErrorKind::InvalidFieldValue, vs)),
         }
+    }
+
+    /// True if a value token ends at `i`: `,`, space, line end or end of input.
+    #[inline(always)]
+    fn value_ends_at(&self, i: usize) -> bool {
+        match self.at(i) {
+            None | Some(b',' | b' ' | b'\n') => true,
+            Some(b'\r') => self.is_end(i),
+            Some(_) => false,
+        }
+    }
+
+    /// Parses a number in one pass over its bytes: the common short decimals (`12.34`, `42i`)
+    /// never touch the general float parser or scan the token twice.
+    #[inline(always)]
+    fn number_value(&self, vs: usize) -> PResult<(FieldValue<'a>, usize)> {
+        let input = self.input;
+        let mut i = vs;
+        let negative = input.get(i) == Some(&b'-');
+        i += usize::from(negative);
+        let int_start = i;
+        let mut mantissa = 0u64;
+        while let Some(&b) = input.get(i) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            // Up to 19 digits fit in u64; longer runs take the exact slow paths below.
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+            i += 1;
+        }
+        let int_digits = i - int_start;
+        let slow = |end: usize| -> PResult<(FieldValue<'a>, usize)> {
+            let tok = input.get(vs..end).unwrap_or_default();
+            let value = match tok.split_last() {
+                Some((b'i', digits)) => parse_i64(digits).map(FieldValue::I64),
+                Some((b'u', digits)) => parse_u64(digits).map(FieldValue::U64),
+                _ => parse_f64(tok).map(FieldValue::F64),
+            };
+            value.map(|v| (v, end)).map_err(|k| (k, vs))
+        };
+        match input.get(i) {
+            Some(b'i') if int_digits > 0 && self.value_ends_at(i + 1) => {
+                if int_digits <= 18 {
+                    let v = mantissa as i64;
+                    return Ok((FieldValue::I64(if negative { -v } else { v }), i + 1));
+                }
+                return slow(i + 1);
+            }
+            Some(b'u') if int_digits > 0 && self.value_ends_at(i + 1) => {
+                if negative {
+                    return Err((ErrorKind::InvalidNumber, vs));
+                }
+                if int_digits <= 19 {
+                    return Ok((FieldValue::U64(mantissa), i + 1));
+                }
+                return slow(i + 1);
+            }
+            _ => {}
+        }
+        let mut frac_digits = 0;
+        if input.get(i) == Some(&b'.') {
+            i += 1;
+            let frac_start = i;
+            while let Some(&b) = input.get(i) {
+                let d = b.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
+                i += 1;
+            }
+            frac_digits = i - frac_start;
+        }
+        let digits = int_digits + frac_digits;
+        if digits > 0 && digits <= 15 && self.value_ends_at(i) {
+            // Exact: mantissa < 10^15 < 2^53 and 10^frac_digits (<= 10^15) are both exact f64s,
+            // so one IEEE division is correctly rounded.
+            if let Some(p) = POW10.get(frac_digits) {
+                let v = mantissa as f64 / p;
+                return Ok((FieldValue::F64(if negative { -v } else { v }), i));
+            }
+        }
+        slow(self.token_end(i))
     }
 
     fn string_value(
@@ -482,34 +557,37 @@ impl<'a> Parser<'a> {
     }
 
     fn timestamp(&self, s: usize) -> PResult<(i64, usize)> {
+        let input = self.input;
         let mut i = s;
-        let negative = self.at(i) == Some(b'-');
-        if negative {
+        let negative = input.get(i) == Some(&b'-');
+        i += usize::from(negative);
+        let digits_start = i;
+        // Up to 18 digits cannot overflow u64 (or i64): accumulate unchecked, check once.
+        let mut magnitude = 0u64;
+        while let Some(&b) = input.get(i) {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(d));
             i += 1;
         }
-        let digits_start = i;
-        let mut value: Option<i64> = Some(0);
-        while let Some(b) = self.at(i) {
-            match b {
-                b'0'..=b'9' => {
-                    let d = i64::from(b - b'0');
-                    value = value.and_then(|v| v.checked_mul(10)).and_then(|v| {
-                        if negative {
-                            v.checked_sub(d)
-                        } else {
-                            v.checked_add(d)
-                        }
-                    });
-                    i += 1;
-                }
-                b' ' | b'\t' => break,
-                _ if self.is_end(i) => break,
-                _ => return Err((ErrorKind::BadTimestamp, i)),
-            }
-        }
-        if i == digits_start {
+        let digits = i - digits_start;
+        if digits == 0 {
             return Err((ErrorKind::BadTimestamp, s));
         }
+        if !matches!(input.get(i), Some(b' ' | b'\t')) && !self.is_end(i) {
+            return Err((ErrorKind::BadTimestamp, i));
+        }
+        let value = if digits <= 18 {
+            let v = magnitude as i64;
+            Some(if negative { -v } else { v })
+        } else {
+            input
+                .get(digits_start..i)
+                .and_then(|d| parse_i64(d).ok())
+                .map(|v| if negative { -v } else { v })
+        };
         let ns = value
             .and_then(|v| self.opts.precision.to_nanos(v))
             .ok_or((ErrorKind::TimestampOutOfRange, s))?;
@@ -536,7 +614,13 @@ impl<'a> Iterator for Parser<'a> {
 
 /// Sorts tags by key (1.x's series-key order); false if a key repeats.
 fn sort_tags(tags: &mut [Tag<'_>]) -> bool {
-    if tags.windows(2).all(|w| w[0].key < w[1].key) {
+    // Keys usually differ in their first byte (Telegraf sorts them already): decide on that
+    // byte before comparing whole strings.
+    let ascending = |a: &str, b: &str| match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x < y,
+        _ => a < b,
+    };
+    if tags.windows(2).all(|w| ascending(&w[0].key, &w[1].key)) {
         return true;
     }
     tags.sort_by(|a, b| a.key.cmp(&b.key));

@@ -98,9 +98,15 @@ pub fn check_invariants(body: &[u8]) {
             Ok(line) => (line.line_no, line.span.clone()),
             Err(e) => (e.line, e.span.clone()),
         };
-        assert!(line_no > last_line, "line numbers go backwards: {line_no} after {last_line}");
+        assert!(
+            line_no > last_line,
+            "line numbers go backwards: {line_no} after {last_line}"
+        );
         last_line = line_no;
-        assert!(span.start <= span.end && span.end <= body.len(), "span {span:?} outside body");
+        assert!(
+            span.start <= span.end && span.end <= body.len(),
+            "span {span:?} outside body"
+        );
         if let Err(e) = &item {
             assert!(e.column >= 1);
             let _ = e.excerpt(body);
@@ -108,7 +114,8 @@ pub fn check_invariants(body: &[u8]) {
         if let Ok(line) = item {
             let mut encoded = Vec::new();
             if crate::encode_line(&mut encoded, &line).is_ok() {
-                let again: Vec<_> = crate::Parser::new(&encoded, crate::ParseOptions::default()).collect();
+                let again: Vec<_> =
+                    crate::Parser::new(&encoded, crate::ParseOptions::default()).collect();
                 assert_eq!(again.len(), 1, "one point encodes to one line: {encoded:?}");
                 match &again[0] {
                     Ok(l) => assert!(same_point(l, &line), "{line:?} -> {encoded:?} -> {l:?}"),
