@@ -1,26 +1,23 @@
-//! Turning buffered batches into Parquet files. One dedicated thread does the CPU work (sort,
-//! encode) and the uploads, so HTTP workers never wait on it; jobs reach it over a bounded
-//! crossbeam channel, which is also the back-pressure when flushing falls behind.
+//! Turning buffered batches into Parquet files: split by UTC day, sort, encode, stream to the
+//! object store. Runs on the flush coordinator thread (see `lib.rs`), never on an HTTP worker.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, TimestampNanosecondArray};
 use arrow::compute::{filter_record_batch, lexsort_to_indices, take_record_batch, SortColumn};
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use catalog::BucketId;
-use crossbeam::channel::{bounded, Receiver, Sender};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
-use parking_lot::Mutex;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::buffer::TIME_COLUMN;
+use crate::manifest::FileEntry;
 use crate::{EngineError, Result};
 
 const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
@@ -37,16 +34,11 @@ pub(crate) struct FlushJob {
     pub(crate) batch: RecordBatch,
 }
 
-#[derive(Debug)]
-enum Msg {
-    Job(FlushJob),
-    /// Answered once every job sent before it is done.
-    Barrier(Sender<()>),
-}
-
-/// Counters the flusher keeps (read by `/metrics` later).
+/// Counters the flusher keeps (for `/metrics`).
 #[derive(Debug, Default)]
 pub struct FlushStats {
+    /// Flushes completed.
+    pub flushes: AtomicU64,
     /// Parquet files written.
     pub files: AtomicU64,
     /// Bytes of Parquet written.
@@ -57,12 +49,6 @@ pub struct FlushStats {
     pub failures: AtomicU64,
 }
 
-#[derive(Debug)]
-pub(crate) struct Flusher {
-    tx: Mutex<Option<Sender<Msg>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct FlushSettings {
     pub(crate) store: Arc<dyn ObjectStore>,
@@ -71,101 +57,15 @@ pub(crate) struct FlushSettings {
     pub(crate) stats: Arc<FlushStats>,
 }
 
-impl Flusher {
-    pub(crate) fn start(settings: FlushSettings, queue_len: usize) -> Result<Self> {
-        let (tx, rx) = bounded(queue_len);
-        let thread = std::thread::Builder::new()
-            .name("strata-flush".into())
-            .spawn(move || run(rx, settings))
-            .map_err(|e| EngineError::Internal(format!("starting the flush thread: {e}")))?;
-        Ok(Flusher {
-            tx: Mutex::new(Some(tx)),
-            thread: Mutex::new(Some(thread)),
-        })
-    }
-
-    fn sender(&self) -> Result<Sender<Msg>> {
-        self.tx.lock().clone().ok_or(EngineError::ShuttingDown)
-    }
-
-    pub(crate) fn submit(&self, job: FlushJob) -> Result<()> {
-        self.sender()?
-            .send(Msg::Job(job))
-            .map_err(|_| EngineError::ShuttingDown)
-    }
-
-    /// Waits until every job submitted so far is written (or has failed).
-    pub(crate) fn barrier(&self) -> Result<()> {
-        let (tx, rx) = bounded(1);
-        self.sender()?
-            .send(Msg::Barrier(tx))
-            .map_err(|_| EngineError::ShuttingDown)?;
-        rx.recv().map_err(|_| EngineError::ShuttingDown)
-    }
-
-    /// Stops accepting jobs, finishes the queued ones and joins the thread.
-    pub(crate) fn stop(&self) {
-        drop(self.tx.lock().take());
-        if let Some(t) = self.thread.lock().take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn run(rx: Receiver<Msg>, settings: FlushSettings) {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!(error = %e, "flush thread cannot start its runtime; nothing will be flushed");
-            return;
-        }
-    };
-    let file_ids = FileIds::new();
-    for msg in rx {
-        match msg {
-            Msg::Barrier(done) => {
-                let _ = done.send(());
-            }
-            Msg::Job(job) => {
-                let started = Instant::now();
-                let rows = job.batch.num_rows();
-                match rt.block_on(write_job(&settings, &file_ids, &job)) {
-                    Ok(files) => tracing::info!(
-                        bucket = %job.bucket,
-                        measurement = %job.measurement,
-                        rows,
-                        files,
-                        ms = started.elapsed().as_millis() as u64,
-                        "flushed"
-                    ),
-                    Err(e) => {
-                        settings.stats.failures.fetch_add(1, Ordering::Relaxed);
-                        tracing::error!(
-                            bucket = %job.bucket,
-                            measurement = %job.measurement,
-                            rows,
-                            error = %e,
-                            "flush failed after {ATTEMPTS_MAX} attempts"
-                        );
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// File names unique across restarts: start time of this process plus a counter.
 #[derive(Debug)]
-struct FileIds {
+pub(crate) struct FileIds {
     epoch_ns: u128,
     next: AtomicU64,
 }
 
 impl FileIds {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let epoch_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -198,11 +98,20 @@ pub(crate) fn file_path(
         .join(file)
 }
 
-async fn write_job(settings: &FlushSettings, ids: &FileIds, job: &FlushJob) -> Result<usize> {
-    let parts = split_by_day(&job.batch)?;
-    let files = parts.len();
-    for (day, part) in parts {
+/// Writes one measurement's rows as one file per UTC day; returns what the manifest records.
+pub(crate) async fn write_job(
+    settings: &FlushSettings,
+    ids: &FileIds,
+    job: &FlushJob,
+) -> Result<Vec<FileEntry>> {
+    let mut entries = Vec::new();
+    for (day, part) in split_by_day(&job.batch)? {
         let sorted = sort_for_file(&part)?;
+        let time = time_column(&sorted)?;
+        let (min_time_ns, max_time_ns) = (
+            arrow::compute::min(time).unwrap_or_default(),
+            arrow::compute::max(time).unwrap_or_default(),
+        );
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -222,6 +131,15 @@ async fn write_job(settings: &FlushSettings, ids: &FileIds, job: &FlushJob) -> R
                         .rows
                         .fetch_add(sorted.num_rows() as u64, Ordering::Relaxed);
                     tracing::debug!(path = %path, bytes, rows = sorted.num_rows(), "wrote parquet file");
+                    entries.push(FileEntry {
+                        path: path.to_string(),
+                        bucket: job.bucket.0,
+                        measurement: job.measurement.clone(),
+                        rows: sorted.num_rows() as u64,
+                        bytes,
+                        min_time_ns,
+                        max_time_ns,
+                    });
                     break;
                 }
                 Err(e) if attempt < ATTEMPTS_MAX => {
@@ -232,7 +150,7 @@ async fn write_job(settings: &FlushSettings, ids: &FileIds, job: &FlushJob) -> R
             }
         }
     }
-    Ok(files)
+    Ok(entries)
 }
 
 /// Streams `batch` into a Parquet object one row group at a time, so memory stays bounded by a
@@ -365,7 +283,7 @@ mod tests {
     fn civil_dates() {
         assert_eq!(civil_date(0), "1970-01-01");
         assert_eq!(civil_date(-1), "1969-12-31");
-        assert_eq!(civil_date(16_941), "2016-05-19");
+        assert_eq!(civil_date(16_940), "2016-05-19");
         assert_eq!(civil_date(11_016), "2000-02-29");
         assert_eq!(civil_date(-719_468), "0000-03-01");
     }

@@ -1,20 +1,22 @@
-//! `engine` owns points from the moment a write is parsed until they sit in Parquet files: schema
-//! validation against the catalog, in-memory Arrow buffers per bucket and measurement, and the
-//! flush of those buffers to Parquet through `object_store`.
+//! `engine` owns points from the moment a write is parsed until they sit in Parquet files:
+//! schema validation against the catalog, the write-ahead log, in-memory Arrow buffers per bucket
+//! and measurement, and the flush of those buffers to Parquet through `object_store`.
 //!
 //! It is not: an HTTP layer (it knows nothing of status codes or JSON), an authority on names and
 //! types (that is `catalog`), or a line-protocol parser (that is `lp`, which it calls).
 //!
 //! # Overview
-//! - [`Engine::open`] starts the flush thread and the age ticker.
+//! - [`Engine::open`] replays the WAL segments no manifest covers, then starts the WAL thread and
+//!   the flush coordinator.
 //! - [`Engine::write`] takes a [`WriteRequest`] (bucket, raw body, precision, receive time),
 //!   parses it once with `lp`, checks every point against the measurement's schema, appends the
-//!   good points to the measurement's [`TableBuffer`] and reports the rest in the
+//!   good points to the measurement's [`TableBuffer`], logs exactly those lines to the WAL, and
+//!   returns once they are fsync'd ([`Durability`]). Bad points are reported in the
 //!   [`WriteOutcome`] (1.x partial-write semantics: one bad point never sinks the batch).
-//! - A buffer is flushed when it passes `flush_table_bytes`, when its oldest row is older than
-//!   `flush_interval`, and on [`Engine::shutdown`]: rows are split by UTC day, sorted by tags then
-//!   time, and streamed as ZSTD Parquet to
-//!   `{parquet_prefix}/{bucket_id}/{measurement}/{YYYY-MM-DD}/{file}.parquet`.
+//! - Flush (age, size, shutdown): under the epoch lock the WAL rotates and every buffer is taken;
+//!   then rows are split by UTC day, sorted by tags then time, streamed as ZSTD Parquet to
+//!   `{parquet_prefix}/{bucket_id}/{measurement}/{YYYY-MM-DD}/{file}.parquet`, recorded in a
+//!   manifest, and only then are the covered WAL segments deleted.
 //!
 //! ```no_run
 //! # async fn demo(engine: engine::Engine, bucket: catalog::Bucket) -> engine::Result<()> {
@@ -32,24 +34,28 @@
 
 mod buffer;
 mod flush;
+mod manifest;
+mod wal;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use catalog::{Bucket, BucketId, Catalog, CatalogError, ColumnType, FieldType, TableSchema};
-use crossbeam::channel::{bounded, Sender};
+use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use dashmap::DashMap;
 use lp::{Line, LineError, ParseOptions, Parser, Precision};
 use object_store::path::Path;
 use object_store::ObjectStore;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 pub use buffer::{arrow_type, field_type, time_type, TableBuffer, TIME_COLUMN};
 pub use flush::FlushStats;
+pub use manifest::FileEntry;
+pub use wal::{WalStats, SYNC_BUCKET_BOUNDS_MS};
 
 /// Errors of the engine. Per-point problems are not errors: they are [`Rejection`]s in a
 /// successful [`WriteOutcome`]. Everything here is a server-side fault.
@@ -70,6 +76,15 @@ pub enum EngineError {
     /// The engine is stopping and takes no more writes.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// A WAL write, fsync or flush failed earlier; no write is acknowledged until restart.
+    #[error("storage failed earlier; writes are refused until the server is restarted")]
+    Poisoned,
+    /// Buffers are over `max_buffer_bytes` and flushing has not caught up.
+    #[error("write buffers are full; retry shortly")]
+    Overloaded,
+    /// Reading or writing the WAL failed.
+    #[error("WAL: {0}")]
+    Wal(String),
     /// A bug: an invariant did not hold.
     #[error("internal error: {0}")]
     Internal(String),
@@ -91,6 +106,27 @@ pub struct EngineConfig {
     pub row_group_rows: usize,
     /// Longest accepted string field value.
     pub max_string_bytes: usize,
+    /// Prefix of the flush manifests in the object store.
+    pub manifest_prefix: Path,
+    /// Local directory of the WAL segments (must be a real disk: the WAL fsyncs).
+    pub wal_dir: std::path::PathBuf,
+    /// Most bytes all buffers together may hold; beyond it writes wait for a flush, then get
+    /// [`EngineError::Overloaded`].
+    pub max_buffer_bytes: usize,
+    /// What an acknowledged write promises.
+    pub durability: Durability,
+}
+
+/// What a successful [`Engine::write`] promises. There is one policy, and it is the product's
+/// promise: no acknowledgement without an fsync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Every accepted point is in a WAL segment on local disk that was `fdatasync`'d (and, for a
+    /// new segment, whose directory entry was synced) before the write returns. It survives
+    /// `kill -9` and power loss, given a disk that honours flushes. Concurrent writes share one
+    /// sync (group commit, no timer). If a write or sync fails, the engine refuses every later
+    /// write until restart rather than acknowledge data it may have lost.
+    SyncedWal,
 }
 
 /// One write: a raw line-protocol body for a resolved bucket.
@@ -247,12 +283,31 @@ type Tables = DashMap<String, Arc<Mutex<TableBuffer>>>;
 #[derive(Debug)]
 struct Inner {
     catalog: Arc<Catalog>,
+    store: Arc<dyn ObjectStore>,
     config: EngineConfig,
     buffers: DashMap<BucketId, Arc<Tables>>,
-    flusher: flush::Flusher,
-    stats: Arc<FlushStats>,
+    /// Approximate bytes in all buffers.
+    buffered_bytes: AtomicUsize,
+    /// Writers hold it shared while they append rows and queue the matching WAL record; a flush
+    /// holds it exclusively while it rotates the WAL and takes the buffers. So every row taken
+    /// by a flush is in a WAL segment that flush closes, and every row left behind is in a later
+    /// one: deleting the closed segments after the flush can never lose a row.
+    epoch: RwLock<()>,
+    wal: wal::Wal,
+    flush_stats: Arc<FlushStats>,
     shutting_down: AtomicBool,
-    ticker: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    /// A flush failed after its retries: its rows are only in the WAL now.
+    flush_failed: AtomicBool,
+    kick: Sender<Kick>,
+    coordinator: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Debug)]
+enum Kick {
+    /// A buffer is over its size threshold.
+    Flush,
+    /// Flush everything, then stop; answers when done.
+    Stop(Sender<Result<()>>),
 }
 
 /// The storage engine. Cheap to clone (an `Arc`).
@@ -277,82 +332,245 @@ struct Cursor {
     current: Option<(Arc<TableSchema>, Arc<Mutex<TableBuffer>>)>,
     tag_cols: Vec<usize>,
     field_cols: Vec<usize>,
-    jobs: Vec<flush::FlushJob>,
+    flush_wanted: bool,
+}
+
+/// Lines accepted in one pass, as the WAL will hold them.
+struct Accepted {
+    body: Vec<u8>,
+}
+
+impl Accepted {
+    fn new() -> Self {
+        Accepted { body: Vec::new() }
+    }
+
+    fn push(&mut self, body: &[u8], span: std::ops::Range<usize>) {
+        if let Some(line) = body.get(span) {
+            self.body.extend_from_slice(line);
+            self.body.push(b'\n');
+        }
+    }
 }
 
 impl Engine {
-    /// Starts the engine: the flush thread and the age ticker.
-    pub fn open(
+    /// Opens the engine: deletes Parquet files of unfinished flushes, replays the WAL segments no
+    /// manifest covers into the buffers, then starts the WAL thread and the flush coordinator.
+    pub async fn open(
         config: EngineConfig,
         store: Arc<dyn ObjectStore>,
         catalog: Arc<Catalog>,
     ) -> Result<Self> {
-        let stats = Arc::new(FlushStats::default());
-        let flusher = flush::Flusher::start(
-            flush::FlushSettings {
-                store,
-                prefix: config.parquet_prefix.clone(),
-                row_group_rows: config.row_group_rows,
-                stats: Arc::clone(&stats),
-            },
-            64,
-        )?;
+        std::fs::create_dir_all(&config.wal_dir)
+            .map_err(|e| EngineError::Wal(format!("creating {}: {e}", config.wal_dir.display())))?;
+        let manifests = manifest::load(store.as_ref(), &config.manifest_prefix).await?;
+        let orphans =
+            manifest::delete_orphans(store.as_ref(), &config.parquet_prefix, &manifests.files)
+                .await?;
+        if let Some(through) = manifests.wal_through {
+            // Left behind by a crash between a manifest and the deletion it allows.
+            wal::delete_through(&config.wal_dir, through)?;
+        }
+        let segments = wal::list_segments(&config.wal_dir)?;
+        let next_segment = segments
+            .last()
+            .map(|s| s + 1)
+            .or(manifests.wal_through.map(|t| t + 1))
+            .unwrap_or(0);
+        let (kick_tx, kick_rx) = bounded(1);
+        let flush_stats = Arc::new(FlushStats::default());
         let engine = Engine {
             inner: Arc::new(Inner {
                 catalog,
+                store,
+                wal: wal::Wal::start(config.wal_dir.clone(), next_segment)?,
                 config,
                 buffers: DashMap::new(),
-                flusher,
-                stats,
+                buffered_bytes: AtomicUsize::new(0),
+                epoch: RwLock::new(()),
+                flush_stats,
                 shutting_down: AtomicBool::new(false),
-                ticker: Mutex::new(None),
+                flush_failed: AtomicBool::new(false),
+                kick: kick_tx,
+                coordinator: Mutex::new(None),
             }),
         };
-        engine.start_ticker()?;
+        engine.replay(&segments)?;
+        tracing::info!(
+            replayed_segments = segments.len(),
+            orphans_deleted = orphans,
+            buffered_rows = engine.buffered_rows(),
+            "engine open"
+        );
+        engine.start_coordinator(kick_rx)?;
         Ok(engine)
+    }
+
+    fn replay(&self, segments: &[u64]) -> Result<()> {
+        let started = std::time::Instant::now();
+        let mut records = 0usize;
+        let mut cursor = Cursor::default();
+        for (i, &seq) in segments.iter().enumerate() {
+            let contents =
+                wal::read_segment(&self.inner.config.wal_dir, seq, i + 1 == segments.len())?;
+            tracing::info!(
+                segment = seq,
+                records = contents.writes.len(),
+                torn_bytes = contents.torn_bytes,
+                "replaying WAL segment"
+            );
+            for w in contents.writes {
+                records += 1;
+                let bucket = self.inner.catalog.bucket(w.bucket).ok_or_else(|| {
+                    EngineError::Wal(format!(
+                        "segment {seq} names bucket {} that the catalog does not know",
+                        w.bucket
+                    ))
+                })?;
+                let opts = ParseOptions {
+                    precision: w.precision,
+                    max_string_bytes: usize::MAX,
+                };
+                cursor.current = None;
+                let mut line = Line::default();
+                let mut parser = Parser::new(&w.body, opts);
+                while let Some(parsed) = parser.next_into(&mut line) {
+                    let applied = match parsed {
+                        Ok(()) => self.apply(&bucket, &line, w.default_time_ns, &mut cursor)?,
+                        Err(e) => Applied::Rejected(RejectReason::Parse(e.kind)),
+                    };
+                    match applied {
+                        Applied::Written => {}
+                        Applied::NeedsColumns => {
+                            return Err(EngineError::Wal(format!(
+                                "segment {seq}: a logged point needs columns the catalog lacks"
+                            )))
+                        }
+                        Applied::Rejected(reason) => {
+                            tracing::warn!(segment = seq, %reason, "a logged point no longer validates; skipped")
+                        }
+                    }
+                }
+            }
+        }
+        if records > 0 {
+            tracing::info!(
+                records,
+                ms = started.elapsed().as_millis() as u64,
+                "WAL replay done"
+            );
+        }
+        Ok(())
+    }
+
+    fn buffered_rows(&self) -> usize {
+        let mut rows = 0;
+        for bucket in &self.inner.buffers {
+            for table in bucket.value().iter() {
+                rows += table.value().lock().rows();
+            }
+        }
+        rows
     }
 
     /// Flush counters.
     pub fn flush_stats(&self) -> &FlushStats {
-        &self.inner.stats
+        &self.inner.flush_stats
     }
 
-    fn start_ticker(&self) -> Result<()> {
-        let (stop_tx, stop_rx) = bounded::<()>(1);
+    /// WAL counters.
+    pub fn wal_stats(&self) -> &WalStats {
+        &self.inner.wal.stats
+    }
+
+    /// Approximate bytes held in buffers.
+    pub fn buffered_bytes(&self) -> usize {
+        self.inner.buffered_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether writes are accepted (false when poisoned or shutting down).
+    pub fn is_healthy(&self) -> bool {
+        !(self.inner.shutting_down.load(Ordering::SeqCst)
+            || self.inner.flush_failed.load(Ordering::SeqCst)
+            || self.inner.wal.is_poisoned())
+    }
+
+    fn start_coordinator(&self, kick_rx: Receiver<Kick>) -> Result<()> {
         let weak = Arc::downgrade(&self.inner);
-        let period = (self.inner.config.flush_interval / 4)
-            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let interval = self.inner.config.flush_interval;
+        let period = (interval / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
         let handle = std::thread::Builder::new()
-            .name("strata-flush-ticker".into())
+            .name("strata-flush".into())
             .spawn(move || {
-                while let Err(crossbeam::channel::RecvTimeoutError::Timeout) =
-                    stop_rx.recv_timeout(period)
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
                 {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(error = %e, "flush thread cannot start its runtime");
+                        return;
+                    }
+                };
+                let ids = flush::FileIds::new();
+                loop {
+                    let msg = kick_rx.recv_timeout(period);
                     let Some(inner) = weak.upgrade() else { return };
                     let engine = Engine { inner };
-                    if let Err(e) = engine.flush_old() {
-                        tracing::warn!(error = %e, "age-based flush could not be queued");
+                    match msg {
+                        Ok(Kick::Stop(done)) => {
+                            let _ = done.send(engine.flush(&rt, &ids, "shutdown"));
+                            return;
+                        }
+                        Ok(Kick::Flush) => {
+                            let _ = engine.flush(&rt, &ids, "size");
+                        }
+                        Err(RecvTimeoutError::Timeout) => {
+                            if engine.oldest_is_older_than(interval) {
+                                let _ = engine.flush(&rt, &ids, "age");
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
                     }
                 }
             })
-            .map_err(|e| EngineError::Internal(format!("starting the flush ticker: {e}")))?;
-        *self.inner.ticker.lock() = Some((stop_tx, handle));
+            .map_err(|e| EngineError::Internal(format!("starting the flush thread: {e}")))?;
+        *self.inner.coordinator.lock() = Some(handle);
         Ok(())
     }
 
-    /// Queues a flush of every buffer whose oldest row is older than the flush interval.
-    fn flush_old(&self) -> Result<()> {
-        let interval = self.inner.config.flush_interval;
-        self.flush_matching(|buf| buf.oldest().is_some_and(|t| t.elapsed() >= interval))
+    fn oldest_is_older_than(&self, age: Duration) -> bool {
+        self.inner.buffers.iter().any(|bucket| {
+            bucket.value().iter().any(|t| {
+                t.value()
+                    .lock()
+                    .oldest()
+                    .is_some_and(|o| o.elapsed() >= age)
+            })
+        })
     }
 
-    fn flush_matching(&self, wanted: impl Fn(&TableBuffer) -> bool) -> Result<()> {
-        let mut jobs = Vec::new();
-        for bucket in &self.inner.buffers {
-            for table in bucket.value().iter() {
-                let mut buf = table.value().lock();
-                if wanted(&buf) {
-                    if let Some(batch) = buf.take()? {
+    /// One flush: rotate + take (exclusive epoch), write files, manifest, delete WAL segments.
+    fn flush(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        ids: &flush::FileIds,
+        reason: &str,
+    ) -> Result<()> {
+        if self.inner.flush_failed.load(Ordering::SeqCst) {
+            return Err(EngineError::Poisoned);
+        }
+        let started = std::time::Instant::now();
+        let (closed, jobs) = {
+            let _epoch = self.inner.epoch.write();
+            if self.inner.buffered_bytes.load(Ordering::SeqCst) == 0 && self.buffered_rows() == 0 {
+                return Ok(());
+            }
+            let closed = self.inner.wal.rotate()?;
+            let mut jobs = Vec::new();
+            for bucket in &self.inner.buffers {
+                for table in bucket.value().iter() {
+                    if let Some(batch) = table.value().lock().take()? {
                         jobs.push(flush::FlushJob {
                             bucket: *bucket.key(),
                             measurement: table.key().clone(),
@@ -361,39 +579,115 @@ impl Engine {
                     }
                 }
             }
+            self.inner.buffered_bytes.store(0, Ordering::SeqCst);
+            (closed, jobs)
+        };
+        let rows: usize = jobs.iter().map(|j| j.batch.num_rows()).sum();
+        tracing::info!(
+            reason,
+            rows,
+            tables = jobs.len(),
+            wal_segment = closed,
+            "flush started"
+        );
+        let settings = flush::FlushSettings {
+            store: Arc::clone(&self.inner.store),
+            prefix: self.inner.config.parquet_prefix.clone(),
+            row_group_rows: self.inner.config.row_group_rows,
+            stats: Arc::clone(&self.inner.flush_stats),
+        };
+        let result: Result<usize> = rt.block_on(async {
+            let mut files = Vec::new();
+            for job in &jobs {
+                files.extend(flush::write_job(&settings, ids, job).await?);
+            }
+            let n = files.len();
+            manifest::commit(
+                self.inner.store.as_ref(),
+                &self.inner.config.manifest_prefix,
+                closed,
+                files,
+            )
+            .await?;
+            Ok(n)
+        });
+        match result {
+            Ok(files) => {
+                let deleted = wal::delete_through(&self.inner.config.wal_dir, closed)?;
+                self.inner
+                    .flush_stats
+                    .flushes
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::info!(
+                    reason,
+                    rows,
+                    files,
+                    wal_segments_deleted = deleted,
+                    ms = started.elapsed().as_millis() as u64,
+                    "flush done"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                // The rows are safe in the WAL, which stays; but they are no longer in memory,
+                // so no later flush may advance past them. Refuse writes until a restart
+                // replays them.
+                self.inner.flush_failed.store(true, Ordering::SeqCst);
+                self.inner
+                    .flush_stats
+                    .failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, "flush failed; refusing writes until restart (data is safe in the WAL)");
+                Err(e)
+            }
         }
-        // Submitting can block when the flush queue is full: never while holding a buffer lock.
-        for job in jobs {
-            self.inner.flusher.submit(job)?;
+    }
+
+    /// Stops taking writes, flushes everything, and stops the background threads.
+    pub fn shutdown(&self) -> Result<()> {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        let (tx, rx) = bounded(1);
+        let result = match self.inner.kick.send(Kick::Stop(tx)) {
+            Ok(()) => rx.recv().unwrap_or(Err(EngineError::ShuttingDown)),
+            Err(_) => Err(EngineError::ShuttingDown),
+        };
+        if let Some(handle) = self.inner.coordinator.lock().take() {
+            let _ = handle.join();
+        }
+        self.inner.wal.stop();
+        result
+    }
+
+    fn check_accepting(&self) -> Result<()> {
+        if self.inner.shutting_down.load(Ordering::SeqCst) {
+            return Err(EngineError::ShuttingDown);
+        }
+        if self.inner.flush_failed.load(Ordering::SeqCst) || self.inner.wal.is_poisoned() {
+            return Err(EngineError::Poisoned);
         }
         Ok(())
     }
 
-    /// Flushes every buffer and waits until the files are written.
-    pub fn flush_all(&self) -> Result<()> {
-        self.flush_matching(|buf| buf.rows() > 0)?;
-        self.inner.flusher.barrier()
-    }
-
-    /// Stops taking writes, flushes everything and stops the background threads.
-    pub fn shutdown(&self) -> Result<()> {
-        self.inner.shutting_down.store(true, Ordering::SeqCst);
-        if let Some((stop, handle)) = self.inner.ticker.lock().take() {
-            let _ = stop.send(());
-            let _ = handle.join();
+    /// Waits (bounded) for buffers to drop under the limit.
+    async fn wait_for_room(&self) -> Result<()> {
+        let limit = self.inner.config.max_buffer_bytes;
+        for _ in 0..500 {
+            if self.inner.buffered_bytes.load(Ordering::Relaxed) < limit {
+                return Ok(());
+            }
+            let _ = self.inner.kick.try_send(Kick::Flush);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            self.check_accepting()?;
         }
-        tracing::info!("flushing all buffers before shutdown");
-        let result = self.flush_all();
-        self.inner.flusher.stop();
-        result
+        Err(EngineError::Overloaded)
     }
 
-    /// Writes the points of one request. Bad points are reported in the outcome and do not stop
-    /// the others; an `Err` means nothing can be promised about this request.
+    /// Writes the points of one request and returns once every accepted point is durable (see
+    /// [`Durability`]). Bad points are reported in the outcome and do not stop the others; an
+    /// `Err` means nothing about this request may be assumed durable.
     pub async fn write(&self, req: WriteRequest<'_>) -> Result<WriteOutcome> {
-        if self.inner.shutting_down.load(Ordering::SeqCst) {
-            return Err(EngineError::ShuttingDown);
-        }
+        self.check_accepting()?;
+        self.wait_for_room().await?;
         let opts = ParseOptions {
             precision: req.precision,
             max_string_bytes: self.inner.config.max_string_bytes,
@@ -403,48 +697,103 @@ impl Engine {
         // Lines that need new columns wait until the catalog has them: (span, line number).
         let mut deferred: Vec<(std::ops::Range<usize>, usize)> = Vec::new();
         let mut cursor = Cursor::default();
-        let mut line = Line::default();
-        let mut parser = Parser::new(req.body, opts);
-        while let Some(parsed) = parser.next_into(&mut line) {
-            match parsed {
-                Err(e) => outcome.reject_parse(req.body, &e),
-                Ok(()) => match self.apply(req.bucket, &line, default_ns, &mut cursor)? {
-                    Applied::Written => outcome.written += 1,
-                    Applied::NeedsColumns => deferred.push((line.span.clone(), line.line_no)),
-                    Applied::Rejected(reason) => {
-                        outcome.reject(req.body, line.line_no, None, line.span.clone(), reason)
-                    }
-                },
+        let mut acks = Vec::with_capacity(2);
+        {
+            let _epoch = self.inner.epoch.read();
+            let mut accepted = Accepted::new();
+            let mut line = Line::default();
+            let mut parser = Parser::new(req.body, opts);
+            while let Some(parsed) = parser.next_into(&mut line) {
+                match parsed {
+                    Err(e) => outcome.reject_parse(req.body, &e),
+                    Ok(()) => match self.apply(req.bucket, &line, default_ns, &mut cursor)? {
+                        Applied::Written => {
+                            outcome.written += 1;
+                            accepted.push(req.body, line.span.clone());
+                        }
+                        Applied::NeedsColumns => deferred.push((line.span.clone(), line.line_no)),
+                        Applied::Rejected(reason) => {
+                            outcome.reject(req.body, line.line_no, None, line.span.clone(), reason)
+                        }
+                    },
+                }
             }
+            acks.extend(self.log(req.bucket.id, req.precision, default_ns, accepted)?);
         }
         if !deferred.is_empty() {
-            self.write_deferred(&req, opts, default_ns, &deferred, &mut outcome, &mut cursor)
-                .await?;
+            self.add_columns_for(&req, opts, &deferred).await?;
+            let _epoch = self.inner.epoch.read();
+            let mut accepted = Accepted::new();
+            // The catalog changed: look schemas up afresh.
+            cursor.current = None;
+            for (span, line_no) in &deferred {
+                let Some(line) = reparse(req.body, span, opts) else {
+                    return Err(EngineError::Internal(
+                        "a deferred line no longer parses".into(),
+                    ));
+                };
+                match self.apply(req.bucket, &line, default_ns, &mut cursor)? {
+                    Applied::Written => {
+                        outcome.written += 1;
+                        accepted.push(req.body, span.clone());
+                    }
+                    Applied::Rejected(reason) => {
+                        outcome.reject(req.body, *line_no, None, span.clone(), reason)
+                    }
+                    Applied::NeedsColumns => {
+                        return Err(EngineError::Internal(format!(
+                            "line {line_no} still lacks columns after the catalog added them"
+                        )))
+                    }
+                }
+            }
+            acks.extend(self.log(req.bucket.id, req.precision, default_ns, accepted)?);
         }
-        for job in cursor.jobs {
-            self.inner.flusher.submit(job)?;
+        if cursor.flush_wanted {
+            let _ = self.inner.kick.try_send(Kick::Flush);
         }
+        for ack in acks {
+            ack.await.map_err(|_| EngineError::ShuttingDown)??;
+        }
+        // Rejections are sorted by line for the response: deferred lines were handled last.
+        outcome.rejected.sort_by_key(|r| r.line);
         Ok(outcome)
     }
 
-    /// Adds the columns the deferred lines need (first type in body order wins, as 1.x), then
-    /// writes those lines.
-    async fn write_deferred(
+    /// Queues the accepted lines of one pass to the WAL (nothing when none were accepted).
+    fn log(
+        &self,
+        bucket: BucketId,
+        precision: Precision,
+        default_time_ns: i64,
+        accepted: Accepted,
+    ) -> Result<Option<tokio::sync::oneshot::Receiver<Result<()>>>> {
+        if accepted.body.is_empty() {
+            return Ok(None);
+        }
+        let mut record = Vec::with_capacity(accepted.body.len() + 32);
+        wal::WalWrite {
+            bucket,
+            precision,
+            default_time_ns,
+            body: accepted.body,
+        }
+        .frame_into(&mut record);
+        self.inner.wal.append(record).map(Some)
+    }
+
+    /// Adds the columns the deferred lines need (first type in body order wins, as 1.x).
+    async fn add_columns_for(
         &self,
         req: &WriteRequest<'_>,
         opts: ParseOptions,
-        default_ns: i64,
         deferred: &[(std::ops::Range<usize>, usize)],
-        outcome: &mut WriteOutcome,
-        cursor: &mut Cursor,
     ) -> Result<()> {
-        let reparse = |span: &std::ops::Range<usize>| -> Option<Line<'_>> {
-            let bytes = req.body.get(span.clone())?;
-            Parser::new(bytes, opts).next()?.ok()
-        };
         let mut wanted: BTreeMap<String, Vec<(String, ColumnType)>> = BTreeMap::new();
         for (span, _) in deferred {
-            let Some(line) = reparse(span) else { continue };
+            let Some(line) = reparse(req.body, span, opts) else {
+                continue;
+            };
             let cols = wanted.entry(line.measurement.to_string()).or_default();
             let tags = line
                 .tags
@@ -467,26 +816,6 @@ impl Engine {
                 .catalog
                 .add_columns(req.bucket.id, &measurement, cols)
                 .await?;
-        }
-        // The catalog changed: look schemas up afresh.
-        cursor.current = None;
-        for (span, line_no) in deferred {
-            let Some(line) = reparse(span) else {
-                return Err(EngineError::Internal(
-                    "a deferred line no longer parses".into(),
-                ));
-            };
-            match self.apply(req.bucket, &line, default_ns, cursor)? {
-                Applied::Written => outcome.written += 1,
-                Applied::Rejected(reason) => {
-                    outcome.reject(req.body, *line_no, None, span.clone(), reason)
-                }
-                Applied::NeedsColumns => {
-                    return Err(EngineError::Internal(format!(
-                        "line {line_no} still lacks columns after the catalog added them"
-                    )))
-                }
-            }
         }
         Ok(())
     }
@@ -589,6 +918,7 @@ impl Engine {
                 }
             }
         }
+        let before = buf.approx_bytes();
         buf.append_row(
             cursor
                 .tag_cols
@@ -602,29 +932,29 @@ impl Engine {
                 .zip(line.fields.iter().map(|f| &f.value)),
             line.timestamp.unwrap_or(default_ns),
         )?;
-        if buf.approx_bytes() >= self.inner.config.flush_table_bytes {
-            if let Some(batch) = buf.take()? {
-                tracing::debug!(bucket = %bucket.id, measurement, rows = batch.num_rows(), "buffer full; flushing");
-                cursor.jobs.push(flush::FlushJob {
-                    bucket: bucket.id,
-                    measurement: measurement.to_owned(),
-                    batch,
-                });
-            }
+        let after = buf.approx_bytes();
+        self.inner
+            .buffered_bytes
+            .fetch_add(after.saturating_sub(before), Ordering::Relaxed);
+        if after >= self.inner.config.flush_table_bytes {
+            cursor.flush_wanted = true;
         }
         Ok(Applied::Written)
     }
 }
 
+/// Parses the single line at `span` of `body` again.
+fn reparse<'b>(
+    body: &'b [u8],
+    span: &std::ops::Range<usize>,
+    opts: ParseOptions,
+) -> Option<Line<'b>> {
+    let bytes = body.get(span.clone())?;
+    Parser::new(bytes, opts).next()?.ok()
+}
+
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some((stop, handle)) = self.ticker.lock().take() {
-            let _ = stop.send(());
-            // The ticker may be the one dropping us; never join ourselves.
-            if handle.thread().id() != std::thread::current().id() {
-                let _ = handle.join();
-            }
-        }
-        self.flusher.stop();
+        self.wal.stop();
     }
 }

@@ -65,6 +65,11 @@ pub struct ServeConfig {
     #[arg(long, env = "STRATA_MAX_STRING_BYTES", default_value_t = lp::DEFAULT_MAX_STRING_BYTES)]
     pub max_string_bytes: usize,
 
+    /// Most bytes all write buffers together may hold; beyond it writes wait briefly for a flush,
+    /// then get 503 with Retry-After. 0 means a quarter of physical memory.
+    #[arg(long, env = "STRATA_MAX_BUFFER_BYTES", default_value_t = 0)]
+    pub max_buffer_bytes: usize,
+
     /// HTTP worker threads; 0 means one per CPU core.
     #[arg(long, env = "STRATA_WORKERS", default_value_t = 0)]
     pub workers: usize,
@@ -82,6 +87,14 @@ impl ServeConfig {
             flush_interval: Duration::from_millis(self.flush_interval_ms),
             row_group_rows: self.row_group_rows,
             max_string_bytes: self.max_string_bytes,
+            manifest_prefix: object_store::path::Path::from("manifest"),
+            wal_dir: self.data_dir.join("wal"),
+            max_buffer_bytes: if self.max_buffer_bytes == 0 {
+                physical_memory_bytes() / 4
+            } else {
+                self.max_buffer_bytes
+            },
+            durability: engine::Durability::SyncedWal,
         }
     }
 
@@ -90,4 +103,16 @@ impl ServeConfig {
             prefix: object_store::path::Path::from("catalog"),
         }
     }
+}
+
+/// Physical memory from `/proc/meminfo`, or 4 GiB when it cannot be read.
+fn physical_memory_bytes() -> usize {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        })
+        .map_or(4 << 30, |kb| kb * 1024)
 }

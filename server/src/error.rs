@@ -90,11 +90,14 @@ impl ResponseError for ApiError {
                 | CatalogError::ConcurrentWriter { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             },
             ApiError::Engine(e) => match e {
-                EngineError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+                EngineError::ShuttingDown | EngineError::Poisoned | EngineError::Overloaded => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 EngineError::Catalog(CatalogError::InvalidName { .. }) => StatusCode::BAD_REQUEST,
                 EngineError::Catalog(_)
                 | EngineError::Store(_)
                 | EngineError::Parquet(_)
+                | EngineError::Wal(_)
                 | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -122,6 +125,9 @@ impl ResponseError for ApiError {
             _ => json!({ "error": message }),
         };
         let mut resp = HttpResponse::build(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.insert_header(("Retry-After", "1"));
+        }
         resp.insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")));
         // Header values must be visible ASCII; the JSON body keeps the exact text.
         let header: String = message

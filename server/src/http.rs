@@ -29,7 +29,8 @@ pub(crate) struct AppState {
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/write", web::post().to(write_v1))
         .route("/ping", web::get().to(ping))
-        .route("/ping", web::head().to(ping));
+        .route("/ping", web::head().to(ping))
+        .route("/health", web::get().to(health));
 }
 
 /// Adds the headers every response carries (1.x clients read `X-Influxdb-Version` from `/ping`;
@@ -139,5 +140,23 @@ async fn ping(req: HttpRequest) -> HttpResponse {
         HttpResponse::Ok().json(serde_json::json!({ "version": INFLUXDB_VERSION }))
     } else {
         HttpResponse::NoContent().finish()
+    }
+}
+
+/// `GET /health`: 200 while writes are accepted, 503 when storage failed or the server is
+/// stopping (load balancers and probes read the status; humans read the message).
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let healthy = state.engine.is_healthy();
+    let body = serde_json::json!({
+        "name": "strata",
+        "message": if healthy { "ready for queries and writes" } else { "writes are refused: storage failed or the server is stopping" },
+        "status": if healthy { "pass" } else { "fail" },
+        "version": INFLUXDB_VERSION,
+        "build": concat!("Strata ", env!("CARGO_PKG_VERSION")),
+    });
+    if healthy {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }

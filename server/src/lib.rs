@@ -56,7 +56,7 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
     let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&config.data_dir)?);
     actix_web::rt::System::new().block_on(async move {
         let catalog = Arc::new(Catalog::open(Arc::clone(&store), config.catalog_config()).await?);
-        let engine = Engine::open(config.engine_config(), store, Arc::clone(&catalog))?;
+        let engine = Engine::open(config.engine_config(), store, Arc::clone(&catalog)).await?;
         let state = web::Data::new(http::AppState {
             catalog,
             engine: engine.clone(),
