@@ -760,6 +760,22 @@ impl Engine {
         Ok(outcome)
     }
 
+    /// Appends already-parsed points to the buffers **without logging them**: not durable, and
+    /// points naming columns the catalog lacks are skipped. Exists to measure the buffer path
+    /// alone (`benches/benches/engine.rs`); servers use [`Engine::write`]. Returns how many
+    /// points were appended.
+    pub fn append_unlogged(&self, bucket: &Bucket, lines: &[Line<'_>], default_time_ns: i64) -> Result<usize> {
+        let _epoch = self.inner.epoch.read();
+        let mut cursor = Cursor::default();
+        let mut n = 0;
+        for line in lines {
+            if let Applied::Written = self.apply(bucket, line, default_time_ns, &mut cursor)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
     /// Queues the accepted lines of one pass to the WAL (nothing when none were accepted).
     fn log(
         &self,

@@ -38,6 +38,11 @@ pub struct ServeConfig {
     #[arg(long, env = "STRATA_DATA_DIR", default_value = "./strata-data")]
     pub data_dir: PathBuf,
 
+    /// Directory of the write-ahead log; default `<data-dir>/wal`. Must be a local disk that
+    /// honours fsync: every acknowledged write is synced here first.
+    #[arg(long, env = "STRATA_WAL_DIR")]
+    pub wal_dir: Option<PathBuf>,
+
     /// Write the bound address (host:port) to this file once listening; for scripts and tests
     /// that start the server on port 0.
     #[arg(long, env = "STRATA_LISTENER_FILE")]
@@ -88,7 +93,10 @@ impl ServeConfig {
             row_group_rows: self.row_group_rows,
             max_string_bytes: self.max_string_bytes,
             manifest_prefix: object_store::path::Path::from("manifest"),
-            wal_dir: self.data_dir.join("wal"),
+            wal_dir: self
+                .wal_dir
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join("wal")),
             max_buffer_bytes: if self.max_buffer_bytes == 0 {
                 physical_memory_bytes() / 4
             } else {

@@ -4,3 +4,7 @@
 mod write_path;
 // Malformed requests get a clear 4xx and never a panic.
 mod bad_input;
+// kill -9 during concurrent writes loses no acknowledged point and duplicates none.
+mod crash;
+// A WAL write failure poisons the server; nothing acknowledged is lost.
+mod poison;
