@@ -40,11 +40,19 @@ fn setup(dir_in: Option<&std::path::Path>) -> Setup {
     let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("store"));
     let (engine, bucket) = rt.block_on(async {
         let catalog = Arc::new(
-            Catalog::open(store.clone(), CatalogConfig { prefix: Path::from("catalog") })
-                .await
-                .expect("catalog"),
+            Catalog::open(
+                store.clone(),
+                CatalogConfig {
+                    prefix: Path::from("catalog"),
+                },
+            )
+            .await
+            .expect("catalog"),
         );
-        let bucket = catalog.resolve_bucket_for_write("bench", "").await.expect("bucket");
+        let bucket = catalog
+            .resolve_bucket_for_write("bench", "")
+            .await
+            .expect("bucket");
         let engine = Engine::open(
             EngineConfig {
                 parquet_prefix: Path::from("buckets"),
@@ -64,7 +72,12 @@ fn setup(dir_in: Option<&std::path::Path>) -> Setup {
         .expect("engine");
         (engine, bucket)
     });
-    Setup { rt, engine, bucket, _dir: dir }
+    Setup {
+        rt,
+        engine,
+        bucket,
+        _dir: dir,
+    }
 }
 
 fn ingest(c: &mut Criterion) {
@@ -85,7 +98,11 @@ fn ingest(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(lines.len() as u64));
     group.bench_function("telegraf_preparsed", |b| {
-        b.iter(|| s.engine.append_unlogged(&s.bucket, &lines, 0).expect("append"))
+        b.iter(|| {
+            s.engine
+                .append_unlogged(&s.bucket, &lines, 0)
+                .expect("append")
+        })
     });
     group.finish();
 }

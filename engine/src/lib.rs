@@ -324,15 +324,82 @@ enum Applied {
     Rejected(RejectReason),
 }
 
-/// The measurement the write loop is on, so consecutive lines of one measurement (the common
-/// case) look up their schema and buffer once.
-#[derive(Default)]
-struct Cursor {
+/// Per-measurement state of one write pass: its schema and buffer (looked up once), and the
+/// column layout of the last line appended to it (`tag_cols`/`field_cols` for keys
+/// `layout_tags`/`layout_fields`). Telegraf repeats the same keys line after line, so most lines
+/// skip every map lookup and type check.
+struct TableCursor {
     measurement: String,
-    current: Option<(Arc<TableSchema>, Arc<Mutex<TableBuffer>>)>,
+    schema: Arc<TableSchema>,
+    table: Arc<Mutex<TableBuffer>>,
     tag_cols: Vec<usize>,
     field_cols: Vec<usize>,
+    layout_tags: Vec<String>,
+    layout_fields: Vec<(String, FieldType)>,
+    layout_valid: bool,
+}
+
+impl TableCursor {
+    fn layout_matches(&self, line: &Line<'_>) -> bool {
+        self.layout_valid
+            && self.layout_tags.len() == line.tags.len()
+            && self.layout_fields.len() == line.fields.len()
+            && self
+                .layout_tags
+                .iter()
+                .zip(&line.tags)
+                .all(|(k, t)| *k == t.key)
+            && self
+                .layout_fields
+                .iter()
+                .zip(&line.fields)
+                .all(|((k, ty), f)| *k == f.key && *ty == buffer::field_type(&f.value))
+    }
+
+    fn remember_layout(&mut self, line: &Line<'_>) {
+        // Reuse the strings' allocations: a layout change costs copies, not allocations.
+        self.layout_tags.resize_with(line.tags.len(), String::new);
+        for (k, t) in self.layout_tags.iter_mut().zip(&line.tags) {
+            k.clear();
+            k.push_str(&t.key);
+        }
+        self.layout_fields
+            .resize_with(line.fields.len(), || (String::new(), FieldType::Float));
+        for ((k, ty), f) in self.layout_fields.iter_mut().zip(&line.fields) {
+            k.clear();
+            k.push_str(&f.key);
+            *ty = buffer::field_type(&f.value);
+        }
+        self.layout_valid = true;
+    }
+}
+
+/// Most measurements one pass keeps cursors for; beyond it the set starts over (bounded memory
+/// and bounded linear search).
+const CURSORS_MAX: usize = 32;
+
+/// State of one write pass over a body.
+#[derive(Default)]
+struct Cursor {
+    tables: Vec<TableCursor>,
+    active: usize,
+    /// Bytes appended in this pass, added to the engine's total once per pass.
+    bytes_added: usize,
     flush_wanted: bool,
+}
+
+impl Cursor {
+    /// Forgets schemas and layouts (after the catalog changed).
+    fn reset(&mut self) {
+        self.tables.clear();
+        self.active = 0;
+    }
+
+    /// Adds this pass's bytes to the engine total (once per pass, not per line: the counter is
+    /// shared by every worker).
+    fn settle_bytes(&mut self, total: &AtomicUsize) {
+        total.fetch_add(std::mem::take(&mut self.bytes_added), Ordering::Relaxed);
+    }
 }
 
 /// Lines accepted in one pass, as the WAL will hold them.
@@ -431,7 +498,7 @@ impl Engine {
                     precision: w.precision,
                     max_string_bytes: usize::MAX,
                 };
-                cursor.current = None;
+                cursor.reset();
                 let mut line = Line::default();
                 let mut parser = Parser::new(&w.body, opts);
                 while let Some(parsed) = parser.next_into(&mut line) {
@@ -453,6 +520,7 @@ impl Engine {
                 }
             }
         }
+        cursor.settle_bytes(&self.inner.buffered_bytes);
         if records > 0 {
             tracing::info!(
                 records,
@@ -718,6 +786,7 @@ impl Engine {
                     },
                 }
             }
+            cursor.settle_bytes(&self.inner.buffered_bytes);
             acks.extend(self.log(req.bucket.id, req.precision, default_ns, accepted)?);
         }
         if !deferred.is_empty() {
@@ -725,7 +794,7 @@ impl Engine {
             let _epoch = self.inner.epoch.read();
             let mut accepted = Accepted::new();
             // The catalog changed: look schemas up afresh.
-            cursor.current = None;
+            cursor.reset();
             for (span, line_no) in &deferred {
                 let Some(line) = reparse(req.body, span, opts) else {
                     return Err(EngineError::Internal(
@@ -747,6 +816,7 @@ impl Engine {
                     }
                 }
             }
+            cursor.settle_bytes(&self.inner.buffered_bytes);
             acks.extend(self.log(req.bucket.id, req.precision, default_ns, accepted)?);
         }
         if cursor.flush_wanted {
@@ -764,7 +834,12 @@ impl Engine {
     /// points naming columns the catalog lacks are skipped. Exists to measure the buffer path
     /// alone (`benches/benches/engine.rs`); servers use [`Engine::write`]. Returns how many
     /// points were appended.
-    pub fn append_unlogged(&self, bucket: &Bucket, lines: &[Line<'_>], default_time_ns: i64) -> Result<usize> {
+    pub fn append_unlogged(
+        &self,
+        bucket: &Bucket,
+        lines: &[Line<'_>],
+        default_time_ns: i64,
+    ) -> Result<usize> {
         let _epoch = self.inner.epoch.read();
         let mut cursor = Cursor::default();
         let mut n = 0;
@@ -773,6 +848,7 @@ impl Engine {
                 n += 1;
             }
         }
+        cursor.settle_bytes(&self.inner.buffered_bytes);
         Ok(n)
     }
 
@@ -860,103 +936,141 @@ impl Engine {
         cursor: &mut Cursor,
     ) -> Result<Applied> {
         let measurement: &str = &line.measurement;
-        if cursor.current.is_none() || cursor.measurement != measurement {
-            cursor.measurement.clear();
-            cursor.measurement.push_str(measurement);
-            cursor.current = Some((
-                self.inner.catalog.table(bucket.id, measurement),
-                self.table(bucket.id, measurement),
-            ));
+        let active_matches = cursor
+            .tables
+            .get(cursor.active)
+            .is_some_and(|t| t.measurement == measurement);
+        if !active_matches {
+            if let Some(i) = cursor
+                .tables
+                .iter()
+                .position(|t| t.measurement == measurement)
+            {
+                cursor.active = i;
+            } else {
+                if cursor.tables.len() >= CURSORS_MAX {
+                    cursor.tables.clear();
+                }
+                cursor.tables.push(TableCursor {
+                    measurement: measurement.to_owned(),
+                    schema: self.inner.catalog.table(bucket.id, measurement),
+                    table: self.table(bucket.id, measurement),
+                    tag_cols: Vec::new(),
+                    field_cols: Vec::new(),
+                    layout_tags: Vec::new(),
+                    layout_fields: Vec::new(),
+                    layout_valid: false,
+                });
+                cursor.active = cursor.tables.len() - 1;
+            }
         }
-        let Some((schema, table)) = &cursor.current else {
+        let Some(tc) = cursor.tables.get_mut(cursor.active) else {
             return Err(EngineError::Internal("no current table".into()));
         };
+        let table = Arc::clone(&tc.table);
         let mut buf = table.lock();
-        cursor.tag_cols.clear();
-        cursor.field_cols.clear();
-        for tag in &line.tags {
-            if tag.key == TIME_COLUMN {
-                return Ok(Applied::Rejected(RejectReason::ReservedName {
-                    measurement: measurement.to_owned(),
-                    tag: true,
-                }));
-            }
-            let known = buf.column(&tag.key).map(|(i, ty)| (Some(i), ty));
-            let Some((index, ty)) = known.or_else(|| schema.column(&tag.key).map(|ty| (None, ty)))
-            else {
-                return Ok(Applied::NeedsColumns);
-            };
-            match ty {
-                ColumnType::Tag => cursor
-                    .tag_cols
-                    .push(index.unwrap_or_else(|| buf.add_column(&tag.key, ty))),
-                ColumnType::Field(_) => {
-                    return Ok(Applied::Rejected(RejectReason::ColumnKindConflict {
-                        name: tag.key.to_string(),
-                        measurement: measurement.to_owned(),
-                        existing: "field",
-                    }))
-                }
-            }
-        }
-        for field in &line.fields {
-            if field.key == TIME_COLUMN {
-                return Ok(Applied::Rejected(RejectReason::ReservedName {
-                    measurement: measurement.to_owned(),
-                    tag: false,
-                }));
-            }
-            let got = buffer::field_type(&field.value);
-            let known = buf.column(&field.key).map(|(i, ty)| (Some(i), ty));
-            let Some((index, ty)) =
-                known.or_else(|| schema.column(&field.key).map(|ty| (None, ty)))
-            else {
-                return Ok(Applied::NeedsColumns);
-            };
-            match ty {
-                ColumnType::Field(existing) if existing == got => cursor
-                    .field_cols
-                    .push(index.unwrap_or_else(|| buf.add_column(&field.key, ty))),
-                ColumnType::Field(existing) => {
-                    return Ok(Applied::Rejected(RejectReason::FieldTypeConflict {
-                        field: field.key.to_string(),
-                        measurement: measurement.to_owned(),
-                        got,
-                        existing,
-                    }))
-                }
-                ColumnType::Tag => {
-                    return Ok(Applied::Rejected(RejectReason::ColumnKindConflict {
-                        name: field.key.to_string(),
-                        measurement: measurement.to_owned(),
-                        existing: "tag",
-                    }))
+        if !tc.layout_matches(line) {
+            match resolve_columns(&mut buf, line, tc)? {
+                Applied::Written => tc.remember_layout(line),
+                other => {
+                    tc.layout_valid = false;
+                    return Ok(other);
                 }
             }
         }
         let before = buf.approx_bytes();
         buf.append_row(
-            cursor
-                .tag_cols
+            tc.tag_cols
                 .iter()
                 .copied()
                 .zip(line.tags.iter().map(|t| &*t.value)),
-            cursor
-                .field_cols
+            tc.field_cols
                 .iter()
                 .copied()
                 .zip(line.fields.iter().map(|f| &f.value)),
             line.timestamp.unwrap_or(default_ns),
         )?;
         let after = buf.approx_bytes();
-        self.inner
-            .buffered_bytes
-            .fetch_add(after.saturating_sub(before), Ordering::Relaxed);
+        cursor.bytes_added += after.saturating_sub(before);
         if after >= self.inner.config.flush_table_bytes {
             cursor.flush_wanted = true;
         }
         Ok(Applied::Written)
     }
+}
+
+/// Maps every tag and field of `line` to a buffer column (adding columns the catalog already
+/// has), checking kinds and types; fills `cursor.tag_cols` / `cursor.field_cols`. `Written`
+/// means the line may be appended.
+fn resolve_columns(
+    buf: &mut TableBuffer,
+    line: &Line<'_>,
+    cursor: &mut TableCursor,
+) -> Result<Applied> {
+    let schema = Arc::clone(&cursor.schema);
+    let measurement: &str = &line.measurement;
+    cursor.tag_cols.clear();
+    cursor.field_cols.clear();
+    for tag in &line.tags {
+        if tag.key == TIME_COLUMN {
+            return Ok(Applied::Rejected(RejectReason::ReservedName {
+                measurement: measurement.to_owned(),
+                tag: true,
+            }));
+        }
+        let known = buf.column(&tag.key).map(|(i, ty)| (Some(i), ty));
+        let Some((index, ty)) = known.or_else(|| schema.column(&tag.key).map(|ty| (None, ty)))
+        else {
+            return Ok(Applied::NeedsColumns);
+        };
+        match ty {
+            ColumnType::Tag => cursor
+                .tag_cols
+                .push(index.unwrap_or_else(|| buf.add_column(&tag.key, ty))),
+            ColumnType::Field(_) => {
+                return Ok(Applied::Rejected(RejectReason::ColumnKindConflict {
+                    name: tag.key.to_string(),
+                    measurement: measurement.to_owned(),
+                    existing: "field",
+                }))
+            }
+        }
+    }
+    for field in &line.fields {
+        if field.key == TIME_COLUMN {
+            return Ok(Applied::Rejected(RejectReason::ReservedName {
+                measurement: measurement.to_owned(),
+                tag: false,
+            }));
+        }
+        let got = buffer::field_type(&field.value);
+        let known = buf.column(&field.key).map(|(i, ty)| (Some(i), ty));
+        let Some((index, ty)) = known.or_else(|| schema.column(&field.key).map(|ty| (None, ty)))
+        else {
+            return Ok(Applied::NeedsColumns);
+        };
+        match ty {
+            ColumnType::Field(existing) if existing == got => cursor
+                .field_cols
+                .push(index.unwrap_or_else(|| buf.add_column(&field.key, ty))),
+            ColumnType::Field(existing) => {
+                return Ok(Applied::Rejected(RejectReason::FieldTypeConflict {
+                    field: field.key.to_string(),
+                    measurement: measurement.to_owned(),
+                    got,
+                    existing,
+                }))
+            }
+            ColumnType::Tag => {
+                return Ok(Applied::Rejected(RejectReason::ColumnKindConflict {
+                    name: field.key.to_string(),
+                    measurement: measurement.to_owned(),
+                    existing: "tag",
+                }))
+            }
+        }
+    }
+    Ok(Applied::Written)
 }
 
 /// Parses the single line at `span` of `body` again.

@@ -31,8 +31,13 @@ fn ids_in_parquet(server: &TestServer) -> HashMap<i64, usize> {
     let mut seen: HashMap<i64, usize> = HashMap::new();
     for file in server.parquet_files() {
         for batch in read_parquet(&file) {
-            let Some(col) = batch.column_by_name("id") else { continue };
-            let ids = col.as_any().downcast_ref::<Int64Array>().expect("id is i64");
+            let Some(col) = batch.column_by_name("id") else {
+                continue;
+            };
+            let ids = col
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .expect("id is i64");
             for i in 0..ids.len() {
                 if ids.is_valid(i) {
                     *seen.entry(ids.value(i)).or_default() += 1;
@@ -79,7 +84,10 @@ fn kill9_loses_no_acknowledged_point_and_duplicates_none() {
                     let mut body = String::new();
                     let first = id;
                     for _ in 0..POINTS_PER_REQUEST {
-                        body.push_str(&format!("crash,client=c{c} id={id}i,v=1.5 {}\n", 1_700_000_000_000_000_000 + id));
+                        body.push_str(&format!(
+                            "crash,client=c{c} id={id}i,v=1.5 {}\n",
+                            1_700_000_000_000_000_000 + id
+                        ));
                         id += 1;
                     }
                     match http.post(&url).body(body).send() {
@@ -101,16 +109,31 @@ fn kill9_loses_no_acknowledged_point_and_duplicates_none() {
         }
         server.start();
         let acked_now = acked.lock().expect("lock").len();
-        assert!(acked_now > total_acked, "iteration {iteration}: no write was acknowledged:\n{}", server.log());
+        assert!(
+            acked_now > total_acked,
+            "iteration {iteration}: no write was acknowledged:\n{}",
+            server.log()
+        );
         total_acked = acked_now;
     }
     assert!(server.stop().success(), "{}", server.log());
     let seen = ids_in_parquet(&server);
     let acked = acked.lock().expect("lock");
-    let missing: Vec<_> = acked.iter().filter(|id| !seen.contains_key(id)).take(10).collect();
-    assert!(missing.is_empty(), "acknowledged points lost (first 10): {missing:?}\n{}", server.log());
+    let missing: Vec<_> = acked
+        .iter()
+        .filter(|id| !seen.contains_key(id))
+        .take(10)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged points lost (first 10): {missing:?}\n{}",
+        server.log()
+    );
     let dups: Vec<_> = seen.iter().filter(|(_, &n)| n > 1).take(10).collect();
-    assert!(dups.is_empty(), "points present more than once (id, count): {dups:?}");
+    assert!(
+        dups.is_empty(),
+        "points present more than once (id, count): {dups:?}"
+    );
     eprintln!(
         "crash test: {iterations} kills, {} acknowledged points all present once, {} points in Parquet",
         acked.len(),

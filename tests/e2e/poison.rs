@@ -17,7 +17,10 @@ impl Tmpfs {
             .arg(path)
             .status()
             .expect("run mount");
-        assert!(status.success(), "mounting a tmpfs needs root (CI runs as root)");
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root (CI runs as root)"
+        );
         Tmpfs(path.to_path_buf())
     }
 
@@ -52,9 +55,16 @@ fn full_wal_disk_poisons_writes_and_loses_nothing_acknowledged() {
         let mut body = String::new();
         for i in 0..100u32 {
             let id = batch * 100 + i;
-            body.push_str(&format!("p,b=x id={id}i,pad=\"{}\" {id}\n", "x".repeat(100)));
+            body.push_str(&format!(
+                "p,b=x id={id}i,pad=\"{}\" {id}\n",
+                "x".repeat(100)
+            ));
         }
-        let resp = http.post(server.url("/write?db=db")).body(body).send().expect("send");
+        let resp = http
+            .post(server.url("/write?db=db"))
+            .body(body)
+            .send()
+            .expect("send");
         match resp.status().as_u16() {
             204 if first_failure.is_none() => acked.push(batch),
             204 => panic!("batch {batch} acknowledged after the WAL failed"),
@@ -71,7 +81,11 @@ fn full_wal_disk_poisons_writes_and_loses_nothing_acknowledged() {
     assert_eq!(health.status(), 503);
     let body: serde_json::Value = health.json().expect("json");
     assert_eq!(body["status"], "fail");
-    assert!(server.log().contains("refusing all writes"), "{}", server.log());
+    assert!(
+        server.log().contains("refusing all writes"),
+        "{}",
+        server.log()
+    );
 
     // Room again; restart replays the WAL (cutting the torn record of the failed write).
     server.kill9();
@@ -92,7 +106,11 @@ fn full_wal_disk_poisons_writes_and_loses_nothing_acknowledged() {
     }
     for batch in &acked {
         for i in 0..100 {
-            assert!(ids.contains(&(batch * 100 + i)), "acknowledged point {} lost", batch * 100 + i);
+            assert!(
+                ids.contains(&(batch * 100 + i)),
+                "acknowledged point {} lost",
+                batch * 100 + i
+            );
         }
     }
     eprintln!(
