@@ -302,6 +302,30 @@ impl Catalog {
         })
     }
 
+    /// Creates a bucket with a retention period (`None`: keep forever). Returns the existing
+    /// bucket unchanged if one with that name exists.
+    pub async fn create_bucket(&self, name: &str, retention_ns: Option<i64>) -> Result<Bucket> {
+        validate_bucket_name(name)?;
+        let _guard = self.write_lock.lock().await;
+        if let Some(id) = self.state.read().by_name.get(name) {
+            if let Some(b) = self.bucket(*id) {
+                return Ok(b);
+            }
+        }
+        let id = BucketId(self.state.read().next_bucket.max(1));
+        self.commit(Record::CreateBucket {
+            id,
+            name: name.to_owned(),
+            retention_ns,
+        })
+        .await?;
+        tracing::info!(bucket = %name, id = %id, ?retention_ns, "created bucket");
+        self.bucket(id).ok_or(CatalogError::Corrupt {
+            path: self.log_prefix.to_string(),
+            reason: "bucket vanished after creation".into(),
+        })
+    }
+
     fn lookup_v1(&self, db: &str, rp: &str, name: &str) -> Option<Bucket> {
         let state = self.state.read();
         let id = state.by_name.get(name).or_else(|| {
@@ -352,6 +376,27 @@ impl Catalog {
         }
         Ok(self.table(bucket, measurement))
     }
+}
+
+/// Checks a bucket name: one part, or `db/rp` (exactly one `/`).
+pub fn validate_bucket_name(name: &str) -> Result<()> {
+    let mut parts = name.splitn(2, '/');
+    let first = parts.next().unwrap_or_default();
+    validate_part(first)?;
+    if let Some(second) = parts.next() {
+        validate_part(second).map_err(|e| match e {
+            CatalogError::InvalidName { rule, .. } => CatalogError::InvalidName {
+                name: name.to_owned(),
+                rule: if rule == "must not contain '/'" {
+                    "must contain at most one '/'"
+                } else {
+                    rule
+                },
+            },
+            other => other,
+        })?;
+    }
+    Ok(())
 }
 
 /// Checks one part of a v1 name (database or retention policy).

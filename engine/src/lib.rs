@@ -49,7 +49,7 @@ use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use dashmap::DashMap;
 use lp::{Line, LineError, ParseOptions, Parser, Precision};
 use object_store::path::Path;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 use parking_lot::{Mutex, RwLock};
 
 pub use buffer::{arrow_type, field_type, time_type, TableBuffer, TIME_COLUMN};
@@ -169,6 +169,8 @@ pub enum RejectReason {
         /// What the column already is: `tag` or `field`.
         existing: &'static str,
     },
+    /// The point is older than the bucket's retention period allows.
+    BeyondRetention,
     /// `time` is reserved for the timestamp.
     ReservedName {
         /// Measurement name.
@@ -201,6 +203,7 @@ impl fmt::Display for RejectReason {
                 f,
                 "column conflict: \"{name}\" on measurement \"{measurement}\" already exists as a {existing}"
             ),
+            RejectReason::BeyondRetention => f.write_str("points beyond retention policy"),
             RejectReason::ReservedName { measurement, tag } => {
                 if *tag {
                     write!(f, "invalid tag key: input tag \"time\" on measurement \"{measurement}\" is invalid")
@@ -300,12 +303,19 @@ struct Inner {
     flush_failed: AtomicBool,
     kick: Sender<Kick>,
     coordinator: Mutex<Option<JoinHandle<()>>>,
+    /// Every Parquet file the manifests name (minus those expired since start).
+    files: Mutex<Vec<FileEntry>>,
 }
+
+/// How often the flush thread looks for files past their bucket's retention.
+const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
 enum Kick {
     /// A buffer is over its size threshold.
     Flush,
+    /// Flush everything and answer.
+    FlushAndTell(tokio::sync::oneshot::Sender<Result<()>>),
     /// Flush everything, then stop; answers when done.
     Stop(Sender<Result<()>>),
 }
@@ -386,6 +396,8 @@ struct Cursor {
     /// Bytes appended in this pass, added to the engine's total once per pass.
     bytes_added: usize,
     flush_wanted: bool,
+    /// Points older than this (ns) are beyond the bucket's retention.
+    retention_cutoff_ns: Option<i64>,
 }
 
 impl Cursor {
@@ -460,6 +472,7 @@ impl Engine {
                 flush_failed: AtomicBool::new(false),
                 kick: kick_tx,
                 coordinator: Mutex::new(None),
+                files: Mutex::new(manifests.entries),
             }),
         };
         engine.replay(&segments)?;
@@ -541,6 +554,23 @@ impl Engine {
         rows
     }
 
+    /// Every Parquet file the manifests name.
+    pub fn files(&self) -> Vec<FileEntry> {
+        self.inner.files.lock().clone()
+    }
+
+    /// Flushes every buffer now and waits for it (what shutdown does, without stopping). Runs on
+    /// the flush thread like every flush: flushes never interleave, so a later one can never
+    /// delete a WAL segment an earlier one has not committed.
+    pub async fn flush_now(&self) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.inner
+            .kick
+            .send(Kick::FlushAndTell(tx))
+            .map_err(|_| EngineError::ShuttingDown)?;
+        rx.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
     /// Flush counters.
     pub fn flush_stats(&self) -> &FlushStats {
         &self.inner.flush_stats
@@ -581,7 +611,16 @@ impl Engine {
                     }
                 };
                 let ids = flush::FileIds::new();
+                let mut last_expiry: Option<std::time::Instant> = None;
                 loop {
+                    if last_expiry.is_none_or(|t| t.elapsed() >= RETENTION_CHECK_INTERVAL) {
+                        if let Some(inner) = weak.upgrade() {
+                            if let Err(e) = (Engine { inner }).expire(&rt, now_ns()) {
+                                tracing::warn!(error = %e, "deleting expired files failed; will retry");
+                            }
+                        }
+                        last_expiry = Some(std::time::Instant::now());
+                    }
                     let msg = kick_rx.recv_timeout(period);
                     let Some(inner) = weak.upgrade() else { return };
                     let engine = Engine { inner };
@@ -592,6 +631,9 @@ impl Engine {
                         }
                         Ok(Kick::Flush) => {
                             let _ = engine.flush(&rt, &ids, "size");
+                        }
+                        Ok(Kick::FlushAndTell(done)) => {
+                            let _ = done.send(engine.flush(&rt, &ids, "requested"));
                         }
                         Err(RecvTimeoutError::Timeout) => {
                             if engine.oldest_is_older_than(interval) {
@@ -605,6 +647,47 @@ impl Engine {
             .map_err(|e| EngineError::Internal(format!("starting the flush thread: {e}")))?;
         *self.inner.coordinator.lock() = Some(handle);
         Ok(())
+    }
+
+    fn expire(&self, rt: &tokio::runtime::Runtime, now_ns: i64) -> Result<usize> {
+        rt.block_on(self.expire_files(now_ns))
+    }
+
+    /// Deletes Parquet files whose newest point is older than their bucket's retention allows at
+    /// `now_ns`; returns how many. The flush thread runs this every minute.
+    pub async fn expire_files(&self, now_ns: i64) -> Result<usize> {
+        let expired: Vec<FileEntry> = {
+            let files = self.inner.files.lock();
+            files
+                .iter()
+                .filter(|f| {
+                    self.inner
+                        .catalog
+                        .bucket(BucketId(f.bucket))
+                        .and_then(|b| b.retention_ns)
+                        .is_some_and(|r| f.max_time_ns < now_ns.saturating_sub(r))
+                })
+                .cloned()
+                .collect()
+        };
+        for f in &expired {
+            let path = Path::from(f.path.as_str());
+            match self.inner.store.delete(&path).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                    tracing::info!(path = %f.path, rows = f.rows, "deleted file past its bucket's retention");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if !expired.is_empty() {
+            let gone: std::collections::HashSet<&str> =
+                expired.iter().map(|f| f.path.as_str()).collect();
+            self.inner
+                .files
+                .lock()
+                .retain(|f| !gone.contains(f.path.as_str()));
+        }
+        Ok(expired.len())
     }
 
     fn oldest_is_older_than(&self, age: Duration) -> bool {
@@ -674,9 +757,10 @@ impl Engine {
                 self.inner.store.as_ref(),
                 &self.inner.config.manifest_prefix,
                 closed,
-                files,
+                files.clone(),
             )
             .await?;
+            self.inner.files.lock().extend(files);
             Ok(n)
         });
         match result {
@@ -764,7 +848,13 @@ impl Engine {
         let mut outcome = WriteOutcome::default();
         // Lines that need new columns wait until the catalog has them: (span, line number).
         let mut deferred: Vec<(std::ops::Range<usize>, usize)> = Vec::new();
-        let mut cursor = Cursor::default();
+        let mut cursor = Cursor {
+            retention_cutoff_ns: req
+                .bucket
+                .retention_ns
+                .map(|r| req.received_at_ns.saturating_sub(r)),
+            ..Cursor::default()
+        };
         let mut acks = Vec::with_capacity(2);
         {
             let _epoch = self.inner.epoch.read();
@@ -967,6 +1057,13 @@ impl Engine {
         let Some(tc) = cursor.tables.get_mut(cursor.active) else {
             return Err(EngineError::Internal("no current table".into()));
         };
+        let time_ns = line.timestamp.unwrap_or(default_ns);
+        if cursor
+            .retention_cutoff_ns
+            .is_some_and(|cutoff| time_ns < cutoff)
+        {
+            return Ok(Applied::Rejected(RejectReason::BeyondRetention));
+        }
         let table = Arc::clone(&tc.table);
         let mut buf = table.lock();
         if !tc.layout_matches(line) {
@@ -988,7 +1085,7 @@ impl Engine {
                 .iter()
                 .copied()
                 .zip(line.fields.iter().map(|f| &f.value)),
-            line.timestamp.unwrap_or(default_ns),
+            time_ns,
         )?;
         let after = buf.approx_bytes();
         cursor.bytes_added += after.saturating_sub(before);
@@ -1071,6 +1168,13 @@ fn resolve_columns(
         }
     }
     Ok(Applied::Written)
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
 }
 
 /// Parses the single line at `span` of `body` again.

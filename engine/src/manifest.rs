@@ -48,6 +48,7 @@ pub(crate) struct ManifestRecord {
 pub(crate) struct ManifestState {
     pub(crate) wal_through: Option<u64>,
     pub(crate) files: HashSet<String>,
+    pub(crate) entries: Vec<FileEntry>,
 }
 
 pub(crate) async fn load(store: &dyn ObjectStore, prefix: &Path) -> Result<ManifestState> {
@@ -65,7 +66,10 @@ pub(crate) async fn load(store: &dyn ObjectStore, prefix: &Path) -> Result<Manif
             )));
         }
         state.wal_through = state.wal_through.max(Some(record.wal_through));
-        state.files.extend(record.files.into_iter().map(|f| f.path));
+        state
+            .files
+            .extend(record.files.iter().map(|f| f.path.clone()));
+        state.entries.extend(record.files);
     }
     Ok(state)
 }

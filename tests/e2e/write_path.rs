@@ -177,3 +177,25 @@ fn age_triggered_flush() {
         ["v=f64:1.0 time=ts:1"]
     );
 }
+
+/// Over --max-buffer-bytes, writes wait for a flush instead of growing memory: with a one-hour
+/// flush interval, data still reaches Parquet because back-pressure forces flushes.
+#[test]
+fn buffer_limit_forces_flushes_instead_of_growing() {
+    let server = TestServer::spawn(&["--flush-interval-ms=3600000", "--max-buffer-bytes=30000"]);
+    let http = client();
+    for batch in 0..40 {
+        let mut body = String::new();
+        for i in 0..200 {
+            body.push_str(&format!("bp,host=h{} v={i}i {}\n", i % 7, batch * 1000 + i));
+        }
+        let resp = http
+            .post(server.url("/write?db=db"))
+            .body(body)
+            .send()
+            .expect("write");
+        assert_eq!(resp.status(), 204, "batch {batch}: {:?}", resp.text());
+    }
+    assert!(!server.parquet_files().is_empty(), "{}", server.log());
+    assert!(server.log().contains("flush done"), "{}", server.log());
+}
