@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 
+/// The operator token every test server is started with.
+pub const TOKEN: &str = "strata-test-token";
+
 /// How long a server may take to start or stop.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -92,6 +95,7 @@ impl TestServer {
             .arg("--flush-interval-ms=200")
             .arg("--workers=2")
             .arg("--log=info")
+            .arg(format!("--admin-token={TOKEN}"))
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -216,8 +220,22 @@ pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
     reader.map(|b| b.expect("batch")).collect()
 }
 
-/// A blocking HTTP client with a bounded timeout.
+/// A blocking HTTP client with a bounded timeout that sends the operator [`TOKEN`].
 pub fn client() -> reqwest::blocking::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_static("Token strata-test-token"),
+    );
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
+/// A blocking HTTP client that sends no credentials.
+pub fn anonymous_client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()

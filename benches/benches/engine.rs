@@ -49,10 +49,7 @@ fn setup(dir_in: Option<&std::path::Path>) -> Setup {
             .await
             .expect("catalog"),
         );
-        let bucket = catalog
-            .resolve_bucket_for_write("bench", "")
-            .await
-            .expect("bucket");
+        let bucket = catalog.resolve_v1("bench", "", true).await.expect("bucket");
         let engine = Engine::open(
             EngineConfig {
                 parquet_prefix: Path::from("buckets"),

@@ -33,10 +33,7 @@ fn main() {
             .await
             .expect("catalog"),
         );
-        let bucket = catalog
-            .resolve_bucket_for_write("bench", "")
-            .await
-            .expect("bucket");
+        let bucket = catalog.resolve_v1("bench", "", true).await.expect("bucket");
         let engine = Engine::open(
             EngineConfig {
                 parquet_prefix: Path::from("buckets"),

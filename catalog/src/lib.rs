@@ -14,6 +14,7 @@
 //!   data dir fails on its first change instead of interleaving with ours.
 #![deny(missing_docs)]
 
+pub mod influxql;
 mod record;
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +43,29 @@ pub enum CatalogError {
         /// The rule it breaks.
         rule: &'static str,
     },
+    /// No bucket or mapping serves this v1 database, and the caller may not create one.
+    #[error("database not found: {db:?}")]
+    DatabaseNotFound {
+        /// The database.
+        db: String,
+    },
+    /// The database is known but not this retention policy.
+    #[error("retention policy not found: {rp}")]
+    RetentionPolicyNotFound {
+        /// The retention policy.
+        rp: String,
+    },
+    /// A bucket, mapping or token id that does not exist.
+    #[error("{kind} not found: {id}")]
+    NotFound {
+        /// What was looked for.
+        kind: &'static str,
+        /// Its id or name.
+        id: String,
+    },
+    /// The request conflicts with what exists (e.g. a mapping for that db/rp already exists).
+    #[error("{0}")]
+    Conflict(String),
     /// The object store failed.
     #[error("catalog storage error: {0}")]
     Storage(#[from] object_store::Error),
@@ -75,6 +99,85 @@ impl fmt::Display for BucketId {
         // InfluxDB ids are 16 hex digits; keep the habit.
         write!(f, "{:016x}", self.0)
     }
+}
+
+/// A DBRP mapping's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DbrpId(pub u64);
+
+impl fmt::Display for DbrpId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// A token's id (not the token itself, which is never stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TokenId(pub u64);
+
+impl fmt::Display for TokenId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Permission {
+    /// Everything: read and write every bucket, create buckets, mappings and tokens.
+    All,
+    /// Read one bucket.
+    Read(BucketId),
+    /// Write one bucket.
+    Write(BucketId),
+}
+
+/// A token as the catalog knows it: never the secret, only who it is and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// Id.
+    pub id: TokenId,
+    /// What it is for.
+    pub description: String,
+    /// What it may do.
+    pub permissions: Vec<Permission>,
+}
+
+impl Token {
+    /// Whether it may do everything (create buckets and mappings on the fly, manage tokens).
+    pub fn is_operator(&self) -> bool {
+        self.permissions.contains(&Permission::All)
+    }
+
+    /// Whether it may write to `bucket`.
+    pub fn can_write(&self, bucket: BucketId) -> bool {
+        self.is_operator() || self.permissions.contains(&Permission::Write(bucket))
+    }
+
+    /// Whether it may read `bucket`.
+    pub fn can_read(&self, bucket: BucketId) -> bool {
+        self.is_operator()
+            || self.permissions.contains(&Permission::Read(bucket))
+            || self.permissions.contains(&Permission::Write(bucket))
+    }
+}
+
+/// A v1 database + retention policy → bucket mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dbrp {
+    /// Id (virtual mappings have none).
+    pub id: Option<DbrpId>,
+    /// v1 database.
+    pub database: String,
+    /// v1 retention policy.
+    pub retention_policy: String,
+    /// Target bucket.
+    pub bucket: BucketId,
+    /// Whether it is the database's default retention policy.
+    pub default: bool,
+    /// True for a mapping implied by a bucket's name (`db/rp`, or `db` for `autogen`) rather
+    /// than stored.
+    pub is_virtual: bool,
 }
 
 /// A bucket: where points live.
@@ -143,12 +246,26 @@ impl TableSchema {
     }
 }
 
+#[derive(Debug)]
+struct StoredDbrp {
+    database: String,
+    retention_policy: String,
+    bucket: BucketId,
+    default: bool,
+}
+
 #[derive(Debug, Default)]
 struct State {
     buckets: BTreeMap<BucketId, Bucket>,
     by_name: HashMap<String, BucketId>,
     tables: HashMap<(BucketId, String), Arc<TableSchema>>,
+    dbrps: BTreeMap<DbrpId, StoredDbrp>,
+    tokens: BTreeMap<TokenId, Token>,
+    token_hashes: HashMap<String, TokenId>,
+    pepper: Option<Vec<u8>>,
     next_bucket: u64,
+    next_dbrp: u64,
+    next_token: u64,
     next_record: u64,
 }
 
@@ -183,8 +300,178 @@ impl State {
                 }
                 *table = Arc::new(schema);
             }
+            Record::Init { pepper } => {
+                self.pepper = decode_hex(&pepper);
+            }
+            Record::UpdateBucket { id, retention_ns } => {
+                if let Some(b) = self.buckets.get_mut(&id) {
+                    b.retention_ns = retention_ns;
+                }
+            }
+            Record::DeleteBucket { id } => {
+                if let Some(b) = self.buckets.remove(&id) {
+                    self.by_name.remove(&b.name);
+                }
+                self.tables.retain(|(bucket, _), _| *bucket != id);
+                self.dbrps.retain(|_, d| d.bucket != id);
+            }
+            Record::CreateDbrp {
+                id,
+                database,
+                retention_policy,
+                bucket,
+                default,
+            } => {
+                self.next_dbrp = self.next_dbrp.max(id.0 + 1);
+                if default {
+                    self.clear_defaults(&database);
+                }
+                self.dbrps.insert(
+                    id,
+                    StoredDbrp {
+                        database,
+                        retention_policy,
+                        bucket,
+                        default,
+                    },
+                );
+            }
+            Record::SetDbrpDefault { id, default } => {
+                let db = self.dbrps.get(&id).map(|d| d.database.clone());
+                if let (Some(db), true) = (db, default) {
+                    self.clear_defaults(&db);
+                }
+                if let Some(d) = self.dbrps.get_mut(&id) {
+                    d.default = default;
+                }
+            }
+            Record::DeleteDbrp { id } => {
+                self.dbrps.remove(&id);
+            }
+            Record::CreateToken {
+                id,
+                description,
+                permissions,
+                hash,
+            } => {
+                self.next_token = self.next_token.max(id.0 + 1);
+                self.token_hashes.insert(hash, id);
+                self.tokens.insert(
+                    id,
+                    Token {
+                        id,
+                        description,
+                        permissions,
+                    },
+                );
+            }
+            Record::DeleteToken { id } => {
+                self.tokens.remove(&id);
+                self.token_hashes.retain(|_, t| *t != id);
+            }
         }
     }
+
+    fn clear_defaults(&mut self, database: &str) {
+        for d in self.dbrps.values_mut() {
+            if d.database == database {
+                d.default = false;
+            }
+        }
+    }
+
+    fn stored_dbrp(&self, id: DbrpId, d: &StoredDbrp) -> Dbrp {
+        Dbrp {
+            id: Some(id),
+            database: d.database.clone(),
+            retention_policy: d.retention_policy.clone(),
+            bucket: d.bucket,
+            default: d.default,
+            is_virtual: false,
+        }
+    }
+
+    /// The default retention policy of `db`: a default mapping's, else `autogen`.
+    fn default_rp(&self, db: &str) -> String {
+        self.dbrps
+            .values()
+            .find(|d| d.database == db && d.default)
+            .map_or_else(|| DEFAULT_RP.to_owned(), |d| d.retention_policy.clone())
+    }
+
+    /// Steps 1–3 of v1 resolution.
+    fn resolve(&self, db: &str, rp: &str) -> Option<BucketId> {
+        if let Some(d) = self
+            .dbrps
+            .values()
+            .find(|d| d.database == db && d.retention_policy == rp)
+        {
+            return Some(d.bucket);
+        }
+        if let Some(id) = self.by_name.get(&format!("{db}/{rp}")) {
+            return Some(*id);
+        }
+        if rp == DEFAULT_RP {
+            return self.by_name.get(db).copied();
+        }
+        None
+    }
+
+    /// Whether anything (a mapping or a bucket named `db` or `db/…`) serves database `db`.
+    fn knows_database(&self, db: &str) -> bool {
+        self.dbrps.values().any(|d| d.database == db)
+            || self.by_name.contains_key(db)
+            || self
+                .by_name
+                .keys()
+                .any(|n| n.split_once('/').is_some_and(|(d, _)| d == db))
+    }
+
+    /// Every mapping, stored and virtual, sorted by database then retention policy.
+    fn all_dbrps(&self) -> Vec<Dbrp> {
+        let mut out: Vec<Dbrp> = self
+            .dbrps
+            .iter()
+            .map(|(id, d)| self.stored_dbrp(*id, d))
+            .collect();
+        for b in self.buckets.values() {
+            let (db, rp) = match b.name.split_once('/') {
+                Some((db, rp)) => (db.to_owned(), rp.to_owned()),
+                None => (b.name.clone(), DEFAULT_RP.to_owned()),
+            };
+            if out
+                .iter()
+                .any(|d| d.database == db && d.retention_policy == rp)
+            {
+                continue;
+            }
+            let default = !self.dbrps.values().any(|d| d.database == db && d.default)
+                && rp == self.default_rp(&db);
+            out.push(Dbrp {
+                id: None,
+                database: db,
+                retention_policy: rp,
+                bucket: b.id,
+                default,
+                is_virtual: true,
+            });
+        }
+        out.sort_by(|a, b| {
+            (&a.database, &a.retention_policy).cmp(&(&b.database, &b.retention_policy))
+        });
+        out
+    }
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect()
+}
+
+fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Configuration of the catalog.
@@ -273,33 +560,280 @@ impl Catalog {
         self.state.read().buckets.get(&id).cloned()
     }
 
-    /// Finds the bucket a v1 write to (`db`, `rp`) goes to, creating `db/rp` if none exists.
-    /// An empty `rp` means [`DEFAULT_RP`].
-    pub async fn resolve_bucket_for_write(&self, db: &str, rp: &str) -> Result<Bucket> {
-        let rp = if rp.is_empty() { DEFAULT_RP } else { rp };
+    /// Resolves a v1 database + retention policy to a bucket, in the spec's order:
+    ///
+    /// 1. an explicit mapping for (db, rp);
+    /// 2. a bucket named `db/rp`;
+    /// 3. for the default retention policy `autogen`, a bucket named `db`;
+    /// 4. if `may_create`, a new bucket `db/rp` and its mapping (the database's default if it is
+    ///    its first);
+    /// 5. otherwise [`CatalogError::RetentionPolicyNotFound`] when the database is known, else
+    ///    [`CatalogError::DatabaseNotFound`].
+    ///
+    /// An empty `rp` means the database's default. Creation is race-free: concurrent first
+    /// writes create one bucket and one mapping.
+    pub async fn resolve_v1(&self, db: &str, rp: &str, may_create: bool) -> Result<Bucket> {
         validate_part(db)?;
-        validate_part(rp)?;
-        let name = format!("{db}/{rp}");
-        if let Some(b) = self.lookup_v1(db, rp, &name) {
+        let rp = if rp.is_empty() {
+            self.state.read().default_rp(db)
+        } else {
+            rp.to_owned()
+        };
+        validate_part(&rp)?;
+        if let Some(b) = self.resolved(db, &rp) {
             return Ok(b);
+        }
+        if !may_create {
+            return Err(self.not_found(db, &rp));
         }
         let _guard = self.write_lock.lock().await;
         // Someone may have created it while we waited.
-        if let Some(b) = self.lookup_v1(db, rp, &name) {
+        if let Some(b) = self.resolved(db, &rp) {
             return Ok(b);
         }
         let id = BucketId(self.state.read().next_bucket.max(1));
+        let name = format!("{db}/{rp}");
         self.commit(Record::CreateBucket {
             id,
             name: name.clone(),
             retention_ns: None,
         })
         .await?;
-        tracing::info!(bucket = %name, id = %id, "created bucket");
-        self.bucket(id).ok_or(CatalogError::Corrupt {
-            path: self.log_prefix.to_string(),
-            reason: "bucket vanished after creation".into(),
+        let first = !self.state.read().dbrps.values().any(|d| d.database == db);
+        let dbrp = DbrpId(self.state.read().next_dbrp.max(1));
+        self.commit(Record::CreateDbrp {
+            id: dbrp,
+            database: db.to_owned(),
+            retention_policy: rp.clone(),
+            bucket: id,
+            default: first,
         })
+        .await?;
+        tracing::info!(bucket = %name, id = %id, "created bucket and DBRP mapping on first write");
+        self.bucket(id).ok_or_else(|| self.not_found(db, &rp))
+    }
+
+    fn resolved(&self, db: &str, rp: &str) -> Option<Bucket> {
+        let state = self.state.read();
+        let id = state.resolve(db, rp)?;
+        state.buckets.get(&id).cloned()
+    }
+
+    fn not_found(&self, db: &str, rp: &str) -> CatalogError {
+        if self.state.read().knows_database(db) {
+            CatalogError::RetentionPolicyNotFound { rp: rp.to_owned() }
+        } else {
+            CatalogError::DatabaseNotFound { db: db.to_owned() }
+        }
+    }
+
+    /// A bucket by name.
+    pub fn bucket_by_name(&self, name: &str) -> Option<Bucket> {
+        let state = self.state.read();
+        state
+            .by_name
+            .get(name)
+            .and_then(|id| state.buckets.get(id).cloned())
+    }
+
+    /// Changes a bucket's retention.
+    pub async fn update_bucket_retention(
+        &self,
+        id: BucketId,
+        retention_ns: Option<i64>,
+    ) -> Result<Bucket> {
+        let _guard = self.write_lock.lock().await;
+        if self.bucket(id).is_none() {
+            return Err(CatalogError::NotFound {
+                kind: "bucket",
+                id: id.to_string(),
+            });
+        }
+        self.commit(Record::UpdateBucket { id, retention_ns })
+            .await?;
+        self.bucket(id).ok_or(CatalogError::NotFound {
+            kind: "bucket",
+            id: id.to_string(),
+        })
+    }
+
+    /// Deletes a bucket, its schemas and the mappings to it. (Its Parquet files are left for the
+    /// engine's retention to remove; nothing new can reach them.)
+    pub async fn delete_bucket(&self, id: BucketId) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        if self.bucket(id).is_none() {
+            return Err(CatalogError::NotFound {
+                kind: "bucket",
+                id: id.to_string(),
+            });
+        }
+        self.commit(Record::DeleteBucket { id }).await
+    }
+
+    /// Every DBRP mapping, stored and virtual.
+    pub fn dbrps(&self) -> Vec<Dbrp> {
+        self.state.read().all_dbrps()
+    }
+
+    /// Creates an explicit mapping. Fails if (db, rp) is already mapped explicitly.
+    pub async fn create_dbrp(
+        &self,
+        database: &str,
+        retention_policy: &str,
+        bucket: BucketId,
+        default: bool,
+    ) -> Result<Dbrp> {
+        validate_part(database)?;
+        validate_part(retention_policy)?;
+        let _guard = self.write_lock.lock().await;
+        if self.bucket(bucket).is_none() {
+            return Err(CatalogError::NotFound {
+                kind: "bucket",
+                id: bucket.to_string(),
+            });
+        }
+        if self
+            .state
+            .read()
+            .dbrps
+            .values()
+            .any(|d| d.database == database && d.retention_policy == retention_policy)
+        {
+            return Err(CatalogError::Conflict(format!(
+                "a mapping for database {database:?} and retention policy {retention_policy:?} already exists"
+            )));
+        }
+        let first = !self
+            .state
+            .read()
+            .dbrps
+            .values()
+            .any(|d| d.database == database);
+        let id = DbrpId(self.state.read().next_dbrp.max(1));
+        self.commit(Record::CreateDbrp {
+            id,
+            database: database.to_owned(),
+            retention_policy: retention_policy.to_owned(),
+            bucket,
+            default: default || first,
+        })
+        .await?;
+        self.dbrp(id)
+    }
+
+    fn dbrp(&self, id: DbrpId) -> Result<Dbrp> {
+        let state = self.state.read();
+        state
+            .dbrps
+            .get(&id)
+            .map(|d| state.stored_dbrp(id, d))
+            .ok_or(CatalogError::NotFound {
+                kind: "dbrp",
+                id: id.to_string(),
+            })
+    }
+
+    /// Makes a mapping its database's default (or not).
+    pub async fn set_dbrp_default(&self, id: DbrpId, default: bool) -> Result<Dbrp> {
+        let _guard = self.write_lock.lock().await;
+        self.dbrp(id)?;
+        self.commit(Record::SetDbrpDefault { id, default }).await?;
+        self.dbrp(id)
+    }
+
+    /// Deletes a mapping (not its bucket).
+    pub async fn delete_dbrp(&self, id: DbrpId) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        self.dbrp(id)?;
+        self.commit(Record::DeleteDbrp { id }).await
+    }
+
+    /// Every token (without secrets).
+    pub fn tokens(&self) -> Vec<Token> {
+        self.state.read().tokens.values().cloned().collect()
+    }
+
+    /// Creates a token. `value` sets the secret (for `--admin-token`); otherwise a random one is
+    /// generated. The secret is returned once and only its peppered hash is stored.
+    pub async fn create_token(
+        &self,
+        description: &str,
+        permissions: Vec<Permission>,
+        value: Option<&str>,
+    ) -> Result<(Token, String)> {
+        let _guard = self.write_lock.lock().await;
+        self.ensure_pepper().await?;
+        let secret = match value {
+            Some(v) if !v.is_empty() => v.to_owned(),
+            Some(_) => {
+                return Err(CatalogError::InvalidName {
+                    name: String::new(),
+                    rule: "a token must not be empty",
+                })
+            }
+            None => format!("strata_{}", encode_hex(&random_bytes::<32>()?)),
+        };
+        let hash = self.hash_token(&secret);
+        if let Some(existing) = self.state.read().token_hashes.get(&hash) {
+            return Err(CatalogError::Conflict(format!(
+                "that token already exists (id {existing})"
+            )));
+        }
+        let id = TokenId(self.state.read().next_token.max(1));
+        self.commit(Record::CreateToken {
+            id,
+            description: description.to_owned(),
+            permissions,
+            hash,
+        })
+        .await?;
+        let token = self.state.read().tokens.get(&id).cloned();
+        token.map(|t| (t, secret)).ok_or(CatalogError::NotFound {
+            kind: "token",
+            id: id.to_string(),
+        })
+    }
+
+    /// Deletes a token.
+    pub async fn delete_token(&self, id: TokenId) -> Result<()> {
+        let _guard = self.write_lock.lock().await;
+        if !self.state.read().tokens.contains_key(&id) {
+            return Err(CatalogError::NotFound {
+                kind: "token",
+                id: id.to_string(),
+            });
+        }
+        self.commit(Record::DeleteToken { id }).await
+    }
+
+    /// The token a presented secret belongs to. As InfluxDB 1.8's v2-compatibility mode, a
+    /// `user:password` string that is not itself a token is tried by its password part.
+    pub fn authenticate(&self, presented: &str) -> Option<Token> {
+        let state = self.state.read();
+        let lookup = |secret: &str| {
+            let hash = hash_with(state.pepper.as_deref()?, secret);
+            let id = state.token_hashes.get(&hash)?;
+            state.tokens.get(id).cloned()
+        };
+        lookup(presented).or_else(|| presented.split_once(':').and_then(|(_, p)| lookup(p)))
+    }
+
+    async fn ensure_pepper(&self) -> Result<()> {
+        // Caller holds write_lock.
+        if self.state.read().pepper.is_some() {
+            return Ok(());
+        }
+        self.commit(Record::Init {
+            pepper: encode_hex(&random_bytes::<32>()?),
+        })
+        .await
+    }
+
+    fn hash_token(&self, secret: &str) -> String {
+        hash_with(
+            self.state.read().pepper.as_deref().unwrap_or_default(),
+            secret,
+        )
     }
 
     /// Creates a bucket with a retention period (`None`: keep forever). Returns the existing
@@ -324,18 +858,6 @@ impl Catalog {
             path: self.log_prefix.to_string(),
             reason: "bucket vanished after creation".into(),
         })
-    }
-
-    fn lookup_v1(&self, db: &str, rp: &str, name: &str) -> Option<Bucket> {
-        let state = self.state.read();
-        let id = state.by_name.get(name).or_else(|| {
-            if rp == DEFAULT_RP {
-                state.by_name.get(db)
-            } else {
-                None
-            }
-        })?;
-        state.buckets.get(id).cloned()
     }
 
     /// A measurement's schema (empty if none was written yet).
@@ -376,6 +898,23 @@ impl Catalog {
         }
         Ok(self.table(bucket, measurement))
     }
+}
+
+fn hash_with(pepper: &[u8], secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(pepper);
+    h.update(secret.as_bytes());
+    encode_hex(&h.finalize())
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| CatalogError::Corrupt {
+        path: "getrandom".into(),
+        reason: format!("no randomness available: {e}"),
+    })?;
+    Ok(buf)
 }
 
 /// Checks a bucket name: one part, or `db/rp` (exactly one `/`).

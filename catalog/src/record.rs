@@ -17,7 +17,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 
-use crate::{BucketId, CatalogError, ColumnType, Result};
+use crate::{BucketId, CatalogError, ColumnType, DbrpId, Permission, Result, TokenId};
 
 const MAGIC: &[u8; 4] = b"STRC";
 /// Version of the record frame.
@@ -45,6 +45,64 @@ pub enum Record {
         measurement: String,
         /// New columns and their types.
         columns: Vec<(String, ColumnType)>,
+    },
+    /// The catalog's secret pepper for token hashes (written once, first).
+    Init {
+        /// 32 random bytes, hex.
+        pepper: String,
+    },
+    /// A bucket's retention changed.
+    UpdateBucket {
+        /// The bucket.
+        id: BucketId,
+        /// New retention in nanoseconds, `None` for infinite.
+        retention_ns: Option<i64>,
+    },
+    /// A bucket and everything in it were deleted.
+    DeleteBucket {
+        /// The bucket.
+        id: BucketId,
+    },
+    /// An explicit DBRP mapping was created.
+    CreateDbrp {
+        /// Its id.
+        id: DbrpId,
+        /// v1 database.
+        database: String,
+        /// v1 retention policy.
+        retention_policy: String,
+        /// Target bucket.
+        bucket: BucketId,
+        /// Whether it is the database's default retention policy (clears the others').
+        default: bool,
+    },
+    /// A mapping became (or stopped being) its database's default.
+    SetDbrpDefault {
+        /// The mapping.
+        id: DbrpId,
+        /// New flag (true clears the database's other defaults).
+        default: bool,
+    },
+    /// A mapping was deleted.
+    DeleteDbrp {
+        /// The mapping.
+        id: DbrpId,
+    },
+    /// A token was created; only its hash is kept.
+    CreateToken {
+        /// Its id.
+        id: TokenId,
+        /// What it is for.
+        description: String,
+        /// What it may do.
+        permissions: Vec<Permission>,
+        /// SHA-256(pepper ‖ token), hex.
+        hash: String,
+    },
+    /// A token was deleted.
+    DeleteToken {
+        /// The token.
+        id: TokenId,
     },
 }
 

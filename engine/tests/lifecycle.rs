@@ -115,10 +115,7 @@ async fn points_beyond_retention_are_rejected_and_expired_files_deleted() {
 async fn flush_records_a_manifest_before_deleting_the_wal() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (engine, catalog, _) = open(dir.path()).await;
-    let bucket = catalog
-        .resolve_bucket_for_write("db", "")
-        .await
-        .expect("bucket");
+    let bucket = catalog.resolve_v1("db", "", true).await.expect("bucket");
     write(&engine, &bucket, "m,t=a v=1 1\nm,t=b v=2 2\n").await;
     assert!(wal_segments(dir.path()) >= 1);
     engine.flush_now().await.expect("flush");
@@ -137,10 +134,7 @@ async fn crash_before_manifest_replays_once_and_drops_the_orphan_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let (engine, catalog, store) = open(dir.path()).await;
-        let bucket = catalog
-            .resolve_bucket_for_write("db", "")
-            .await
-            .expect("bucket");
+        let bucket = catalog.resolve_v1("db", "", true).await.expect("bucket");
         write(&engine, &bucket, "m v=1 1\nm v=2 2\nm v=3 3\n").await;
         // A flush that wrote its file but crashed before its manifest: the file is an orphan.
         store

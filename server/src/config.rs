@@ -43,6 +43,15 @@ pub struct ServeConfig {
     #[arg(long, env = "STRATA_WAL_DIR")]
     pub wal_dir: Option<PathBuf>,
 
+    /// Operator token to create on start if it does not exist (for scripts and CI). Without it,
+    /// the first start on an empty data dir generates one and prints it once.
+    #[arg(long, env = "STRATA_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+
+    /// Accept every request without a token (local experiments only; logged loudly at start).
+    #[arg(long, env = "STRATA_WITHOUT_AUTH")]
+    pub without_auth: bool,
+
     /// Write the bound address (host:port) to this file once listening; for scripts and tests
     /// that start the server on port 0.
     #[arg(long, env = "STRATA_LISTENER_FILE")]

@@ -18,6 +18,21 @@ pub enum ApiError {
     /// The query string, a parameter or a header is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// Auth is on and the request carries no credentials.
+    #[error("unable to parse authentication credentials{}", hint.as_deref().unwrap_or_default())]
+    MissingCredentials {
+        /// What the client probably did wrong.
+        hint: Option<String>,
+    },
+    /// The presented token is unknown.
+    #[error("authorization failed")]
+    AuthFailed,
+    /// The token is valid but may not do this.
+    #[error("authorization failed")]
+    Forbidden,
+    /// Unknown route or resource.
+    #[error("{0}")]
+    NotFound(String),
     /// The body (as sent, or decompressed) is over the limit.
     #[error("request entity too large")]
     PayloadTooLarge,
@@ -82,20 +97,17 @@ impl ResponseError for ApiError {
             | ApiError::BadRequest(_)
             | ApiError::PartialWrite { .. } => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MissingCredentials { .. } | ApiError::AuthFailed => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Io { .. } | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Catalog(e) => match e {
-                CatalogError::InvalidName { .. } => StatusCode::BAD_REQUEST,
-                CatalogError::Storage(_)
-                | CatalogError::Corrupt { .. }
-                | CatalogError::ConcurrentWriter { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            },
+            ApiError::Catalog(e) => catalog_status(e),
             ApiError::Engine(e) => match e {
                 EngineError::ShuttingDown | EngineError::Poisoned | EngineError::Overloaded => {
                     StatusCode::SERVICE_UNAVAILABLE
                 }
-                EngineError::Catalog(CatalogError::InvalidName { .. }) => StatusCode::BAD_REQUEST,
-                EngineError::Catalog(_)
-                | EngineError::Store(_)
+                EngineError::Catalog(inner) => catalog_status(inner),
+                EngineError::Store(_)
                 | EngineError::Parquet(_)
                 | EngineError::Wal(_)
                 | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -104,6 +116,49 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.render(Dialect::V1)
+    }
+}
+
+fn catalog_status(e: &CatalogError) -> StatusCode {
+    match e {
+        CatalogError::InvalidName { .. } => StatusCode::BAD_REQUEST,
+        CatalogError::DatabaseNotFound { .. }
+        | CatalogError::RetentionPolicyNotFound { .. }
+        | CatalogError::NotFound { .. } => StatusCode::NOT_FOUND,
+        CatalogError::Conflict(_) => StatusCode::CONFLICT,
+        CatalogError::Storage(_)
+        | CatalogError::Corrupt { .. }
+        | CatalogError::ConcurrentWriter { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Which API's error shape to answer in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// InfluxDB 1.x: `{"error": "..."}` plus `X-Influxdb-Error`.
+    V1,
+    /// InfluxDB 2.x: `{"code": "...", "message": "..."}`.
+    V2,
+}
+
+/// An [`ApiError`] answered in the v2 shape (for `/api/v2/*`). Same status mapping.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub(crate) struct V2Error(#[from] pub(crate) ApiError);
+
+impl ResponseError for V2Error {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.0.render(Dialect::V2)
+    }
+}
+
+impl ApiError {
+    fn render(&self, dialect: Dialect) -> HttpResponse {
         let status = self.status_code();
         let message = self.to_string();
         if status.is_server_error() {
@@ -111,9 +166,11 @@ impl ResponseError for ApiError {
         } else {
             tracing::debug!(status = status.as_u16(), error = %message, "request rejected");
         }
-        let body = match self {
-            ApiError::PartialWrite { outcome, .. } => json!({
+        let body = match (self, dialect) {
+            (ApiError::PartialWrite { outcome, .. }, _) => json!({
                 "error": message,
+                "code": "invalid",
+                "message": message,
                 "written": outcome.written,
                 "rejected": outcome.rejected.iter().map(|r| json!({
                     "line": r.line,
@@ -122,11 +179,15 @@ impl ResponseError for ApiError {
                     "text": r.text,
                 })).collect::<Vec<_>>(),
             }),
-            _ => json!({ "error": message }),
+            (_, Dialect::V1) => json!({ "error": message }),
+            (_, Dialect::V2) => json!({ "code": v2_code(status), "message": message }),
         };
         let mut resp = HttpResponse::build(status);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.insert_header(("Retry-After", "1"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            resp.insert_header(("WWW-Authenticate", "Token"));
         }
         resp.insert_header((CONTENT_TYPE, HeaderValue::from_static("application/json")));
         // Header values must be visible ASCII; the JSON body keeps the exact text.
@@ -142,5 +203,18 @@ impl ResponseError for ApiError {
             resp.insert_header(("X-Influxdb-Error", v));
         }
         resp.body(body.to_string())
+    }
+}
+
+/// InfluxDB 2.x error codes by status.
+fn v2_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 | 413 => "invalid",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not found",
+        409 => "conflict",
+        503 => "unavailable",
+        _ => "internal error",
     }
 }

@@ -11,6 +11,7 @@ use engine::{Engine, WriteRequest};
 use lp::Precision;
 use serde::Deserialize;
 
+use crate::auth;
 use crate::body::read_body;
 use crate::error::ApiError;
 
@@ -23,6 +24,7 @@ pub(crate) struct AppState {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) engine: Engine,
     pub(crate) max_body_bytes: usize,
+    pub(crate) auth_enabled: bool,
 }
 
 /// Registers every route.
@@ -30,7 +32,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/write", web::post().to(write_v1))
         .route("/ping", web::get().to(ping))
         .route("/ping", web::head().to(ping))
-        .route("/health", web::get().to(health));
+        .route("/health", web::get().to(health))
+        .route("/query", web::get().to(query))
+        .route("/query", web::post().to(query))
+        .configure(crate::admin::routes);
 }
 
 /// Adds the headers every response carries (1.x clients read `X-Influxdb-Version` from `/ping`;
@@ -102,14 +107,33 @@ async fn write_v1(
         .unwrap_or_default()
         .parse()
         .map_err(|e: lp::UnknownPrecision| ApiError::BadRequest(e.to_string()))?;
+    let caller = match auth::authenticate(&req, &state.catalog, state.auth_enabled, None) {
+        Err(ApiError::MissingCredentials { .. }) => {
+            // Look at the body only to explain the failure better; nothing is written.
+            let body = read_body(&req, payload, state.max_body_bytes)
+                .await
+                .unwrap_or_default();
+            return Err(ApiError::MissingCredentials {
+                hint: auth::body_credentials_hint(&body),
+            });
+        }
+        other => other?,
+    };
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     if body.is_empty() {
         return Ok(HttpResponse::NoContent().finish());
     }
     let bucket = state
         .catalog
-        .resolve_bucket_for_write(&db, params.rp.as_deref().unwrap_or_default())
+        .resolve_v1(
+            &db,
+            params.rp.as_deref().unwrap_or_default(),
+            caller.is_operator(),
+        )
         .await?;
+    if !caller.can_write(bucket.id) {
+        return Err(ApiError::Forbidden);
+    }
     let outcome = state
         .engine
         .write(WriteRequest {
@@ -159,4 +183,52 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct QueryParams {
+    q: Option<String>,
+    db: Option<String>,
+}
+
+/// `GET|POST /query` (InfluxDB v1): the DDL clients send before writing. Parameters come from the
+/// query string and, for POST, a urlencoded form body. Always 200 with one result per statement
+/// (errors are per statement, as 1.x), except: 400 without `q`, 401/403 for credentials.
+async fn query(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let body = read_body(&req, payload, state.max_body_bytes).await?;
+    let form = (!body.is_empty()).then_some(body.as_slice());
+    let caller = auth::authenticate(&req, &state.catalog, state.auth_enabled, form)?;
+    let from_url = web::Query::<QueryParams>::from_query(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?
+        .into_inner();
+    let from_form = form
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .and_then(|f| web::Query::<QueryParams>::from_query(f).ok())
+        .map(web::Query::into_inner);
+    let q = from_url
+        .q
+        .or_else(|| from_form.as_ref().and_then(|f| f.q.clone()))
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| ApiError::BadRequest("missing required parameter \"q\"".into()))?;
+    let db = from_url.db.or_else(|| from_form.and_then(|f| f.db));
+    let mut results = Vec::new();
+    for (i, parsed) in catalog::influxql::parse_query(&q).into_iter().enumerate() {
+        let result = match parsed {
+            Err(e) => Err(e),
+            Ok(stmt) if !stmt.is_read_only() && !caller.is_operator() => Err(format!(
+                "authorization failed: {stmt:?} needs an operator token"
+            )),
+            Ok(stmt) => state.catalog.execute(&stmt, db.as_deref()).await,
+        };
+        results.push(match result {
+            Ok(None) => serde_json::json!({ "statement_id": i }),
+            Ok(Some(series)) => serde_json::json!({ "statement_id": i, "series": series }),
+            Err(e) => serde_json::json!({ "statement_id": i, "error": e }),
+        });
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results })))
 }

@@ -10,6 +10,8 @@
 //!   drains in-flight requests and flushes every buffer before returning.
 //! - [`ApiError`]: the single place where errors become status codes and JSON bodies.
 
+mod admin;
+mod auth;
 mod body;
 mod config;
 mod error;
@@ -56,11 +58,13 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
     let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&config.data_dir)?);
     actix_web::rt::System::new().block_on(async move {
         let catalog = Arc::new(Catalog::open(Arc::clone(&store), config.catalog_config()).await?);
+        bootstrap_auth(&catalog, &config).await?;
         let engine = Engine::open(config.engine_config(), store, Arc::clone(&catalog)).await?;
         let state = web::Data::new(http::AppState {
             catalog,
             engine: engine.clone(),
             max_body_bytes: config.max_body_bytes,
+            auth_enabled: !config.without_auth,
         });
         let workers = if config.workers == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
@@ -106,4 +110,35 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
         tracing::info!("shutdown complete");
         Ok(())
     })
+}
+
+/// First start: make sure an operator token exists. `--admin-token` names it (scripts, CI);
+/// otherwise one is generated and printed once. `--without-auth` skips all of this, loudly.
+async fn bootstrap_auth(catalog: &Catalog, config: &ServeConfig) -> Result<(), ApiError> {
+    if config.without_auth {
+        tracing::warn!("AUTHENTICATION IS DISABLED (--without-auth): anyone who can reach this port can write, create and delete data");
+        return Ok(());
+    }
+    if let Some(token) = config.admin_token.as_deref() {
+        if catalog.authenticate(token).is_none() {
+            catalog
+                .create_token(
+                    "operator (--admin-token)",
+                    vec![catalog::Permission::All],
+                    Some(token),
+                )
+                .await?;
+            tracing::info!("created the operator token given by --admin-token");
+        }
+        return Ok(());
+    }
+    if catalog.tokens().is_empty() {
+        let (_, secret) = catalog
+            .create_token("operator (bootstrap)", vec![catalog::Permission::All], None)
+            .await?;
+        // Printed, not logged: it must reach the person who started the server, once, and
+        // never a log aggregator. Only its hash is stored.
+        println!("\nStrata operator token (shown once; store it now):\n\n    {secret}\n\nUse it as 'Authorization: Token {secret}'.\n");
+    }
+    Ok(())
 }

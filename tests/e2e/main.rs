@@ -8,3 +8,5 @@ mod bad_input;
 mod crash;
 // A WAL write failure poisons the server; nothing acknowledged is lost.
 mod poison;
+// Tokens, DBRP rules, DDL and the admin API through the real binary.
+mod auth;

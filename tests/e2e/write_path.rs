@@ -6,8 +6,19 @@ use strata_e2e::{client, gzip, read_parquet, render_rows, wait_for, TestServer};
 /// stop flushes them; every value, tag and timestamp is read back from the Parquet files.
 #[test]
 fn every_field_type_across_two_measurements_lands_in_parquet() {
-    let mut server = TestServer::spawn(&["--flush-interval-ms=3600000"]);
-    let http = client();
+    // The seed's example sends `Authorization: Token API_TOKEN`; make that the operator token.
+    let mut server = TestServer::spawn(&["--flush-interval-ms=3600000", "--admin-token=API_TOKEN"]);
+    let http = reqwest::blocking::Client::builder()
+        .default_headers(
+            [(
+                reqwest::header::AUTHORIZATION,
+                "Token API_TOKEN".parse().expect("header"),
+            )]
+            .into_iter()
+            .collect(),
+        )
+        .build()
+        .expect("client");
 
     let seed = http
         .post(server.url("/write?db=DATABASE_NAME&rp=RETENTION_POLICY&precision=s"))

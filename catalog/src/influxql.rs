@@ -1,0 +1,684 @@
+//! The InfluxQL statements v1 clients send before writing — `CREATE DATABASE`, `DROP DATABASE`,
+//! `SHOW DATABASES`, `CREATE|ALTER|DROP RETENTION POLICY`, `SHOW RETENTION POLICIES` — parsed and
+//! executed as bucket and DBRP operations. A database + retention policy is the bucket `db/rp`
+//! with an explicit mapping; the retention policy's duration is the bucket's retention.
+//!
+//! Anything else is an error for that statement only (1.x answers 200 with a per-statement
+//! error; so do we).
+
+use serde_json::{json, Value};
+
+use crate::{Catalog, CatalogError, DEFAULT_RP};
+
+/// A parsed statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement {
+    /// `CREATE DATABASE name [WITH [DURATION d] [REPLICATION n] [SHARD DURATION d] [NAME rp]]`
+    CreateDatabase {
+        /// Database.
+        name: String,
+        /// Retention policy name (`autogen` unless `NAME`).
+        rp: String,
+        /// Retention in ns; `None` is infinite.
+        duration_ns: Option<i64>,
+    },
+    /// `DROP DATABASE name`
+    DropDatabase {
+        /// Database.
+        name: String,
+    },
+    /// `SHOW DATABASES`
+    ShowDatabases,
+    /// `CREATE RETENTION POLICY rp ON db DURATION d REPLICATION n [SHARD DURATION d] [DEFAULT]`
+    CreateRetentionPolicy {
+        /// Retention policy.
+        name: String,
+        /// Database.
+        db: String,
+        /// Retention in ns; `None` is infinite.
+        duration_ns: Option<i64>,
+        /// Make it the default.
+        default: bool,
+    },
+    /// `ALTER RETENTION POLICY rp ON db [DURATION d] [REPLICATION n] [SHARD DURATION d] [DEFAULT]`
+    AlterRetentionPolicy {
+        /// Retention policy.
+        name: String,
+        /// Database.
+        db: String,
+        /// New retention, if given (`Some(None)` is infinite).
+        duration_ns: Option<Option<i64>>,
+        /// Make it the default.
+        default: bool,
+    },
+    /// `DROP RETENTION POLICY rp ON db`
+    DropRetentionPolicy {
+        /// Retention policy.
+        name: String,
+        /// Database.
+        db: String,
+    },
+    /// `SHOW RETENTION POLICIES [ON db]`
+    ShowRetentionPolicies {
+        /// Database (else the request's `db`).
+        db: Option<String>,
+    },
+}
+
+impl Statement {
+    /// Whether it only reads.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Statement::ShowDatabases | Statement::ShowRetentionPolicies { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Quoted(String),
+    Number(String),
+    Semicolon,
+    Comma,
+    Other(char),
+}
+
+fn lex(q: &str) -> Result<Vec<Tok>, String> {
+    let mut out = Vec::new();
+    let mut chars = q.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == ';' {
+            chars.next();
+            out.push(Tok::Semicolon);
+        } else if c == ',' {
+            chars.next();
+            out.push(Tok::Comma);
+        } else if c == '"' || c == '\'' {
+            chars.next();
+            let mut s = String::new();
+            loop {
+                match chars.next() {
+                    None => return Err(format!("unterminated {c}")),
+                    Some('\\') => {
+                        if let Some(n) = chars.next() {
+                            s.push(n);
+                        }
+                    }
+                    Some(x) if x == c => break,
+                    Some(x) => s.push(x),
+                }
+            }
+            out.push(Tok::Quoted(s));
+        } else if c.is_ascii_digit() {
+            let mut s = String::new();
+            while let Some(&d) = chars.peek() {
+                if d.is_ascii_alphanumeric() || d == 'µ' || d == '.' {
+                    s.push(d);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            out.push(Tok::Number(s));
+        } else if c.is_alphabetic() || c == '_' {
+            let mut s = String::new();
+            while let Some(&d) = chars.peek() {
+                if d.is_alphanumeric() || d == '_' {
+                    s.push(d);
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            out.push(Tok::Word(s));
+        } else {
+            chars.next();
+            out.push(Tok::Other(c));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses `q` into statements (separated by `;`); each is parsed independently so one bad
+/// statement does not hide the others.
+pub fn parse_query(q: &str) -> Vec<Result<Statement, String>> {
+    let toks = match lex(q) {
+        Ok(t) => t,
+        Err(e) => return vec![Err(format!("error parsing query: {e}"))],
+    };
+    toks.split(|t| *t == Tok::Semicolon)
+        .filter(|s| !s.is_empty())
+        .map(|s| Parser { toks: s, pos: 0 }.statement())
+        .collect()
+}
+
+struct Parser<'t> {
+    toks: &'t [Tok],
+    pos: usize,
+}
+
+impl Parser<'_> {
+    fn peek_kw(&self, kw: &str) -> bool {
+        matches!(self.toks.get(self.pos), Some(Tok::Word(w)) if w.eq_ignore_ascii_case(kw))
+    }
+
+    fn kw(&mut self, kw: &str) -> bool {
+        let yes = self.peek_kw(kw);
+        self.pos += usize::from(yes);
+        yes
+    }
+
+    fn expect(&mut self, kw: &str) -> Result<(), String> {
+        if self.kw(kw) {
+            Ok(())
+        } else {
+            Err(self.err(&format!("expected {kw}")))
+        }
+    }
+
+    fn err(&self, what: &str) -> String {
+        let found = match self.toks.get(self.pos) {
+            None => "end of statement".to_owned(),
+            Some(Tok::Word(w) | Tok::Quoted(w) | Tok::Number(w)) => w.clone(),
+            Some(Tok::Comma) => ",".into(),
+            Some(Tok::Semicolon) => ";".into(),
+            Some(Tok::Other(c)) => c.to_string(),
+        };
+        format!("error parsing query: {what}, found {found}")
+    }
+
+    fn ident(&mut self) -> Result<String, String> {
+        match self.toks.get(self.pos) {
+            Some(Tok::Word(w) | Tok::Quoted(w)) => {
+                self.pos += 1;
+                Ok(w.clone())
+            }
+            _ => Err(self.err("expected identifier")),
+        }
+    }
+
+    fn duration(&mut self) -> Result<Option<i64>, String> {
+        let text = match self.toks.get(self.pos) {
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("inf") => {
+                self.pos += 1;
+                return Ok(None);
+            }
+            Some(Tok::Number(n)) => n.clone(),
+            _ => return Err(self.err("expected duration")),
+        };
+        self.pos += 1;
+        let ns = parse_duration(&text)
+            .ok_or_else(|| format!("error parsing query: invalid duration {text}"))?;
+        // 1.x treats a zero duration as infinite.
+        Ok((ns != 0).then_some(ns))
+    }
+
+    fn number(&mut self) -> Result<(), String> {
+        match self.toks.get(self.pos) {
+            Some(Tok::Number(_)) => {
+                self.pos += 1;
+                Ok(())
+            }
+            _ => Err(self.err("expected number")),
+        }
+    }
+
+    fn end(&self) -> Result<(), String> {
+        if self.pos == self.toks.len() {
+            Ok(())
+        } else {
+            Err(self.err("unexpected token"))
+        }
+    }
+
+    fn statement(mut self) -> Result<Statement, String> {
+        let stmt = if self.kw("CREATE") {
+            if self.kw("DATABASE") {
+                self.create_database()?
+            } else if self.kw("RETENTION") {
+                self.expect("POLICY")?;
+                self.create_rp()?
+            } else {
+                return Err(self.unsupported());
+            }
+        } else if self.kw("DROP") {
+            if self.kw("DATABASE") {
+                Statement::DropDatabase {
+                    name: self.ident()?,
+                }
+            } else if self.kw("RETENTION") {
+                self.expect("POLICY")?;
+                let name = self.ident()?;
+                self.expect("ON")?;
+                Statement::DropRetentionPolicy {
+                    name,
+                    db: self.ident()?,
+                }
+            } else {
+                return Err(self.unsupported());
+            }
+        } else if self.kw("ALTER") {
+            self.expect("RETENTION")?;
+            self.expect("POLICY")?;
+            self.alter_rp()?
+        } else if self.kw("SHOW") {
+            if self.kw("DATABASES") {
+                Statement::ShowDatabases
+            } else if self.kw("RETENTION") {
+                self.expect("POLICIES")?;
+                let db = if self.kw("ON") {
+                    Some(self.ident()?)
+                } else {
+                    None
+                };
+                Statement::ShowRetentionPolicies { db }
+            } else {
+                return Err(self.unsupported());
+            }
+        } else {
+            return Err(self.unsupported());
+        };
+        self.end()?;
+        Ok(stmt)
+    }
+
+    fn unsupported(&self) -> String {
+        "statement not supported by Strata: only CREATE/DROP DATABASE, SHOW DATABASES, \
+         CREATE/ALTER/DROP RETENTION POLICY and SHOW RETENTION POLICIES are"
+            .to_owned()
+    }
+
+    fn create_database(&mut self) -> Result<Statement, String> {
+        let name = self.ident()?;
+        let (mut rp, mut duration_ns) = (DEFAULT_RP.to_owned(), None);
+        if self.kw("WITH") {
+            loop {
+                if self.kw("DURATION") {
+                    duration_ns = self.duration()?;
+                } else if self.kw("REPLICATION") {
+                    self.number()?;
+                } else if self.kw("SHARD") {
+                    self.expect("DURATION")?;
+                    self.duration()?;
+                } else if self.kw("NAME") {
+                    rp = self.ident()?;
+                } else {
+                    break;
+                }
+            }
+        }
+        Ok(Statement::CreateDatabase {
+            name,
+            rp,
+            duration_ns,
+        })
+    }
+
+    fn create_rp(&mut self) -> Result<Statement, String> {
+        let name = self.ident()?;
+        self.expect("ON")?;
+        let db = self.ident()?;
+        let (mut duration_ns, mut default, mut seen_duration) = (None, false, false);
+        loop {
+            if self.kw("DURATION") {
+                duration_ns = self.duration()?;
+                seen_duration = true;
+            } else if self.kw("REPLICATION") {
+                self.number()?;
+            } else if self.kw("SHARD") {
+                self.expect("DURATION")?;
+                self.duration()?;
+            } else if self.kw("DEFAULT") {
+                default = true;
+            } else {
+                break;
+            }
+        }
+        if !seen_duration {
+            return Err(self.err("expected DURATION"));
+        }
+        Ok(Statement::CreateRetentionPolicy {
+            name,
+            db,
+            duration_ns,
+            default,
+        })
+    }
+
+    fn alter_rp(&mut self) -> Result<Statement, String> {
+        let name = self.ident()?;
+        self.expect("ON")?;
+        let db = self.ident()?;
+        let (mut duration_ns, mut default) = (None, false);
+        loop {
+            if self.kw("DURATION") {
+                duration_ns = Some(self.duration()?);
+            } else if self.kw("REPLICATION") {
+                self.number()?;
+            } else if self.kw("SHARD") {
+                self.expect("DURATION")?;
+                self.duration()?;
+            } else if self.kw("DEFAULT") {
+                default = true;
+            } else {
+                break;
+            }
+        }
+        Ok(Statement::AlterRetentionPolicy {
+            name,
+            db,
+            duration_ns,
+            default,
+        })
+    }
+}
+
+/// An InfluxQL duration literal (`90m`, `1h30m`, `7d`, `2w`, `500ms`) in nanoseconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let mut total: i64 = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        if digits == 0 {
+            return None;
+        }
+        let n: i64 = rest.get(..digits)?.parse().ok()?;
+        rest = rest.get(digits..)?;
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = rest.get(..unit_len)?;
+        rest = rest.get(unit_len..)?;
+        let mult: i64 = match unit {
+            "ns" => 1,
+            "u" | "µ" | "us" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60 * 1_000_000_000,
+            "h" => 3_600 * 1_000_000_000,
+            "d" => 86_400 * 1_000_000_000,
+            "w" => 7 * 86_400 * 1_000_000_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.checked_mul(mult)?)?;
+    }
+    Some(total)
+}
+
+/// A duration as Go's `time.Duration.String()` prints whole seconds (`168h0m0s`, `0s`), which
+/// is what 1.x clients parse.
+pub fn format_duration(ns: Option<i64>) -> String {
+    let Some(ns) = ns else { return "0s".into() };
+    let secs = ns / 1_000_000_000;
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn series(name: &str, columns: &[&str], values: Vec<Vec<Value>>) -> Value {
+    if values.is_empty() {
+        return json!([{ "name": name, "columns": columns }]);
+    }
+    json!([{ "name": name, "columns": columns, "values": values }])
+}
+
+impl Catalog {
+    /// Executes one statement; `default_db` is the request's `db` parameter. Returns the
+    /// statement's `series` (if any) or a message for its `error`.
+    pub async fn execute(
+        &self,
+        stmt: &Statement,
+        default_db: Option<&str>,
+    ) -> Result<Option<Value>, String> {
+        let text = |e: CatalogError| e.to_string();
+        match stmt {
+            Statement::CreateDatabase {
+                name,
+                rp,
+                duration_ns,
+            } => {
+                if self.resolve_v1(name, rp, false).await.is_ok() {
+                    return Ok(None);
+                }
+                let bucket = self
+                    .create_bucket(&format!("{name}/{rp}"), *duration_ns)
+                    .await
+                    .map_err(text)?;
+                let mapped = self
+                    .dbrps()
+                    .iter()
+                    .any(|d| !d.is_virtual && d.database == *name && d.retention_policy == *rp);
+                if !mapped {
+                    self.create_dbrp(name, rp, bucket.id, true)
+                        .await
+                        .map_err(text)?;
+                }
+                Ok(None)
+            }
+            Statement::DropDatabase { name } => {
+                for d in self.dbrps().into_iter().filter(|d| d.database == *name) {
+                    if let Some(id) = d.id {
+                        self.delete_dbrp(id).await.map_err(text)?;
+                    }
+                    if self.bucket(d.bucket).is_some() {
+                        self.delete_bucket(d.bucket).await.map_err(text)?;
+                    }
+                }
+                Ok(None)
+            }
+            Statement::ShowDatabases => {
+                let mut names: Vec<String> = self.dbrps().into_iter().map(|d| d.database).collect();
+                names.sort();
+                names.dedup();
+                Ok(Some(series(
+                    "databases",
+                    &["name"],
+                    names.into_iter().map(|n| vec![json!(n)]).collect(),
+                )))
+            }
+            Statement::CreateRetentionPolicy {
+                name,
+                db,
+                duration_ns,
+                default,
+            } => {
+                if !self.dbrps().iter().any(|d| d.database == *db) {
+                    return Err(CatalogError::DatabaseNotFound { db: db.clone() }.to_string());
+                }
+                if self
+                    .dbrps()
+                    .iter()
+                    .any(|d| d.database == *db && d.retention_policy == *name)
+                {
+                    return Err("retention policy already exists".into());
+                }
+                let bucket = self
+                    .create_bucket(&format!("{db}/{name}"), *duration_ns)
+                    .await
+                    .map_err(text)?;
+                self.create_dbrp(db, name, bucket.id, *default)
+                    .await
+                    .map_err(text)?;
+                Ok(None)
+            }
+            Statement::AlterRetentionPolicy {
+                name,
+                db,
+                duration_ns,
+                default,
+            } => {
+                let dbrp = self
+                    .dbrps()
+                    .into_iter()
+                    .find(|d| d.database == *db && d.retention_policy == *name)
+                    .ok_or_else(|| "retention policy not found".to_owned())?;
+                if let Some(duration) = duration_ns {
+                    self.update_bucket_retention(dbrp.bucket, *duration)
+                        .await
+                        .map_err(text)?;
+                }
+                if *default {
+                    let id = match dbrp.id {
+                        Some(id) => id,
+                        None => self
+                            .create_dbrp(db, name, dbrp.bucket, true)
+                            .await
+                            .map_err(text)?
+                            .id
+                            .ok_or("mapping without id")?,
+                    };
+                    self.set_dbrp_default(id, true).await.map_err(text)?;
+                }
+                Ok(None)
+            }
+            Statement::DropRetentionPolicy { name, db } => {
+                if let Some(d) = self
+                    .dbrps()
+                    .into_iter()
+                    .find(|d| d.database == *db && d.retention_policy == *name)
+                {
+                    if let Some(id) = d.id {
+                        self.delete_dbrp(id).await.map_err(text)?;
+                    }
+                    if self.bucket(d.bucket).is_some() {
+                        self.delete_bucket(d.bucket).await.map_err(text)?;
+                    }
+                }
+                Ok(None)
+            }
+            Statement::ShowRetentionPolicies { db } => {
+                let db = db
+                    .as_deref()
+                    .or(default_db)
+                    .filter(|d| !d.is_empty())
+                    .ok_or("database name required")?;
+                let rps: Vec<_> = self
+                    .dbrps()
+                    .into_iter()
+                    .filter(|d| d.database == db)
+                    .collect();
+                if rps.is_empty() {
+                    return Err(CatalogError::DatabaseNotFound { db: db.to_owned() }.to_string());
+                }
+                let values = rps
+                    .into_iter()
+                    .map(|d| {
+                        let retention = self.bucket(d.bucket).and_then(|b| b.retention_ns);
+                        vec![
+                            json!(d.retention_policy),
+                            json!(format_duration(retention)),
+                            json!("168h0m0s"),
+                            json!(1),
+                            json!(d.default),
+                        ]
+                    })
+                    .collect();
+                Ok(Some(series(
+                    "",
+                    &[
+                        "name",
+                        "duration",
+                        "shardGroupDuration",
+                        "replicaN",
+                        "default",
+                    ],
+                    values,
+                )))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_what_clients_send() {
+        assert_eq!(
+            parse_query(r#"CREATE DATABASE "telegraf""#),
+            vec![Ok(Statement::CreateDatabase {
+                name: "telegraf".into(),
+                rp: "autogen".into(),
+                duration_ns: None
+            })]
+        );
+        assert_eq!(
+            parse_query("create database mydb with duration 7d replication 1 shard duration 1h name week; SHOW DATABASES"),
+            vec![
+                Ok(Statement::CreateDatabase { name: "mydb".into(), rp: "week".into(), duration_ns: Some(7 * 86_400_000_000_000) }),
+                Ok(Statement::ShowDatabases),
+            ]
+        );
+        assert_eq!(
+            parse_query(
+                r#"CREATE RETENTION POLICY "1h" ON "db" DURATION 1h REPLICATION 1 DEFAULT"#
+            ),
+            vec![Ok(Statement::CreateRetentionPolicy {
+                name: "1h".into(),
+                db: "db".into(),
+                duration_ns: Some(3_600_000_000_000),
+                default: true
+            })]
+        );
+        assert_eq!(
+            parse_query("ALTER RETENTION POLICY autogen ON db DURATION INF DEFAULT"),
+            vec![Ok(Statement::AlterRetentionPolicy {
+                name: "autogen".into(),
+                db: "db".into(),
+                duration_ns: Some(None),
+                default: true
+            })]
+        );
+        assert_eq!(
+            parse_query("show retention policies on \"db\""),
+            vec![Ok(Statement::ShowRetentionPolicies {
+                db: Some("db".into())
+            })]
+        );
+        assert_eq!(
+            parse_query("DROP RETENTION POLICY rp ON db"),
+            vec![Ok(Statement::DropRetentionPolicy {
+                name: "rp".into(),
+                db: "db".into()
+            })]
+        );
+        assert_eq!(
+            parse_query("DROP DATABASE db"),
+            vec![Ok(Statement::DropDatabase { name: "db".into() })]
+        );
+    }
+
+    #[test]
+    fn bad_statements_are_errors_for_themselves_only() {
+        let r = parse_query("SELECT * FROM cpu; CREATE DATABASE x; CREATE DATABASE");
+        assert_eq!(r.len(), 3);
+        assert!(r[0].as_ref().is_err_and(|e| e.contains("not supported")));
+        assert!(r[1].is_ok());
+        assert!(r[2]
+            .as_ref()
+            .is_err_and(|e| e.contains("expected identifier")));
+        assert!(parse_query("CREATE RETENTION POLICY rp ON db REPLICATION 1")[0].is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h30m"), Some(5_400_000_000_000));
+        assert_eq!(parse_duration("2w"), Some(14 * 86_400_000_000_000));
+        assert_eq!(parse_duration("500ms"), Some(500_000_000));
+        assert_eq!(parse_duration("h"), None);
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(format_duration(None), "0s");
+        assert_eq!(format_duration(Some(7 * 86_400_000_000_000)), "168h0m0s");
+        assert_eq!(format_duration(Some(90_000_000_000)), "1m30s");
+    }
+}
