@@ -140,7 +140,6 @@ async fn list_dbrps(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct NewDbrp {
     #[serde(rename = "bucketID")]
     bucket_id: String,

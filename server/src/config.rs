@@ -25,6 +25,27 @@ pub enum Command {
     /// Run the server: InfluxDB v1 `/write` on HTTP, data in Parquet under the data dir.
     #[command(args_override_self = true)]
     Serve(ServeConfig),
+    /// Manage buckets of a running server.
+    Bucket {
+        #[command(flatten)]
+        target: crate::cli::Target,
+        #[command(subcommand)]
+        action: crate::cli::BucketAction,
+    },
+    /// Manage DBRP mappings (v1 database + retention policy → bucket) of a running server.
+    Dbrp {
+        #[command(flatten)]
+        target: crate::cli::Target,
+        #[command(subcommand)]
+        action: crate::cli::DbrpAction,
+    },
+    /// Manage API tokens of a running server.
+    Token {
+        #[command(flatten)]
+        target: crate::cli::Target,
+        #[command(subcommand)]
+        action: crate::cli::TokenAction,
+    },
 }
 
 /// Options of `strata serve`.

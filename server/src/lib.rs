@@ -13,6 +13,7 @@
 mod admin;
 mod auth;
 mod body;
+mod cli;
 mod config;
 mod error;
 mod http;
@@ -34,6 +35,9 @@ pub use http::INFLUXDB_VERSION;
 pub fn run(cli: Cli) -> Result<(), ApiError> {
     match cli.command {
         Command::Serve(config) => serve(config),
+        Command::Bucket { target, action } => cli::bucket(&target, action),
+        Command::Dbrp { target, action } => cli::dbrp(&target, action),
+        Command::Token { target, action } => cli::token(&target, action),
     }
 }
 

@@ -355,3 +355,80 @@ fn bootstrap_prints_a_token_once_and_without_auth_opens_everything() {
     assert_eq!(status, 204);
     assert!(open.log().contains("AUTHENTICATION IS DISABLED"));
 }
+
+#[test]
+fn admin_cli_talks_to_a_running_server() {
+    let server = TestServer::spawn(&[]);
+    let host = format!("--host=http://{}", server.addr);
+    let token = format!("--token={TOKEN}");
+    let strata = |args: &[&str]| {
+        let out = std::process::Command::new(strata_e2e::strata_bin())
+            .args(args)
+            .args([host.as_str(), token.as_str()])
+            .output()
+            .expect("run strata");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_str::<Value>(&stdout).unwrap_or(Value::Null)
+    };
+    let created = strata(&["bucket", "create", "metrics/daily", "--retention=1d"]);
+    assert_eq!(created["retentionRules"][0]["everySeconds"], 86_400);
+    let id = created["id"].as_str().expect("id").to_owned();
+    let listed = strata(&["bucket", "list"]);
+    assert!(listed["buckets"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|b| b["id"] == id.as_str()));
+    let dbrp = strata(&[
+        "dbrp",
+        "create",
+        "--db=metrics",
+        "--rp=day",
+        &format!("--bucket-id={id}"),
+        "--default",
+    ]);
+    assert_eq!(dbrp["database"], "metrics");
+    let tok = strata(&[
+        "token",
+        "create",
+        "--description=ci",
+        &format!("--write-bucket={id}"),
+    ]);
+    let secret = tok["token"].as_str().expect("secret").to_owned();
+    // the new token writes through the mapping (db=metrics, default rp → day)
+    let resp = anonymous_client()
+        .post(server.url("/write?db=metrics"))
+        .header("Authorization", format!("Token {secret}"))
+        .body("m v=1")
+        .send()
+        .expect("send");
+    assert_eq!(resp.status(), 204);
+    assert!(
+        strata(&["token", "list"])["authorizations"]
+            .as_array()
+            .expect("list")
+            .len()
+            >= 2
+    );
+    strata(&["token", "delete", tok["id"].as_str().expect("id")]);
+    strata(&["dbrp", "delete", dbrp["id"].as_str().expect("id")]);
+    strata(&["bucket", "delete", &id]);
+    // a failure is an error exit with the server's message
+    let out = std::process::Command::new(strata_e2e::strata_bin())
+        .args([
+            "bucket",
+            "delete",
+            "00000000000000ff",
+            host.as_str(),
+            token.as_str(),
+        ])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+}
