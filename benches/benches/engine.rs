@@ -44,6 +44,7 @@ fn setup(dir_in: Option<&std::path::Path>) -> Setup {
                 store.clone(),
                 CatalogConfig {
                     prefix: Path::from("catalog"),
+                    snapshot_every: 256,
                 },
             )
             .await

@@ -28,6 +28,7 @@ fn main() {
                 store.clone(),
                 CatalogConfig {
                     prefix: Path::from("catalog"),
+                    snapshot_every: 256,
                 },
             )
             .await

@@ -17,6 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         store,
         CatalogConfig {
             prefix: Path::from("catalog"),
+            snapshot_every: 256,
         },
     )
     .await?;

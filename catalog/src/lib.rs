@@ -22,11 +22,11 @@ use std::fmt;
 use std::sync::Arc;
 
 use object_store::path::Path;
-use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
-pub use record::{Record, RECORD_VERSION};
+pub use record::{Record, Snapshot, RECORD_VERSION};
 
 /// Errors of the catalog. Client faults (bad names, conflicts) and server faults (storage,
 /// corruption) are separate variants so the HTTP layer can map them without guessing.
@@ -372,6 +372,110 @@ impl State {
         }
     }
 
+    fn to_snapshot(&self, through: u64) -> Snapshot {
+        let hash_of: HashMap<TokenId, &String> =
+            self.token_hashes.iter().map(|(h, id)| (*id, h)).collect();
+        Snapshot {
+            through,
+            pepper: self.pepper.as_deref().map(encode_hex),
+            buckets: self
+                .buckets
+                .values()
+                .map(|b| (b.id, b.name.clone(), b.retention_ns))
+                .collect(),
+            dbrps: self
+                .dbrps
+                .iter()
+                .map(|(id, d)| {
+                    (
+                        *id,
+                        d.database.clone(),
+                        d.retention_policy.clone(),
+                        d.bucket,
+                        d.default,
+                    )
+                })
+                .collect(),
+            tokens: self
+                .tokens
+                .values()
+                .filter_map(|t| {
+                    Some((
+                        t.id,
+                        t.description.clone(),
+                        t.permissions.clone(),
+                        (*hash_of.get(&t.id)?).clone(),
+                    ))
+                })
+                .collect(),
+            tables: self
+                .tables
+                .iter()
+                .map(|((b, m), t)| {
+                    (
+                        *b,
+                        m.clone(),
+                        t.columns().map(|(n, ty)| (n.to_owned(), ty)).collect(),
+                    )
+                })
+                .collect(),
+            next: (self.next_bucket, self.next_dbrp, self.next_token),
+        }
+    }
+
+    fn from_snapshot(s: Snapshot) -> State {
+        let mut state = State {
+            pepper: s.pepper.as_deref().and_then(decode_hex),
+            next_bucket: s.next.0,
+            next_dbrp: s.next.1,
+            next_token: s.next.2,
+            next_record: s.through + 1,
+            ..State::default()
+        };
+        for (id, name, retention_ns) in s.buckets {
+            state.by_name.insert(name.clone(), id);
+            state.buckets.insert(
+                id,
+                Bucket {
+                    id,
+                    name,
+                    retention_ns,
+                },
+            );
+        }
+        for (id, database, retention_policy, bucket, default) in s.dbrps {
+            state.dbrps.insert(
+                id,
+                StoredDbrp {
+                    database,
+                    retention_policy,
+                    bucket,
+                    default,
+                },
+            );
+        }
+        for (id, description, permissions, hash) in s.tokens {
+            state.token_hashes.insert(hash, id);
+            state.tokens.insert(
+                id,
+                Token {
+                    id,
+                    description,
+                    permissions,
+                },
+            );
+        }
+        for (bucket, measurement, columns) in s.tables {
+            state.tables.insert(
+                (bucket, measurement),
+                Arc::new(TableSchema {
+                    columns: columns.into_iter().collect(),
+                }),
+            );
+        }
+        state
+    }
+
     fn clear_defaults(&mut self, database: &str) {
         for d in self.dbrps.values_mut() {
             if d.database == database {
@@ -479,6 +583,8 @@ fn encode_hex(bytes: &[u8]) -> String {
 pub struct CatalogConfig {
     /// Prefix under which the catalog lives in the object store.
     pub prefix: Path,
+    /// Write a snapshot (and drop the records it covers) every this many records.
+    pub snapshot_every: u64,
 }
 
 /// The catalog. Cheap reads from memory; changes are serialised and persisted before they are
@@ -487,6 +593,8 @@ pub struct CatalogConfig {
 pub struct Catalog {
     store: Arc<dyn ObjectStore>,
     log_prefix: Path,
+    snapshot_prefix: Path,
+    snapshot_every: u64,
     state: RwLock<State>,
     /// Serialises changes so record numbers are dense and each change sees the one before.
     write_lock: tokio::sync::Mutex<()>,
@@ -499,14 +607,18 @@ impl Catalog {
     /// Opens (or starts) the catalog under `config.prefix`, replaying its log.
     pub async fn open(store: Arc<dyn ObjectStore>, config: CatalogConfig) -> Result<Self> {
         let log_prefix = config.prefix.clone().join("log");
-        let mut state = State::default();
-        let records = record::read_log(store.as_ref(), &log_prefix).await?;
+        let snapshot_prefix = config.prefix.clone().join("snapshot");
+        let snapshot = record::read_latest_snapshot(store.as_ref(), &snapshot_prefix).await?;
+        let after = snapshot.as_ref().map(|s| s.through);
+        let mut state = snapshot.map(State::from_snapshot).unwrap_or_default();
+        let records = record::read_log(store.as_ref(), &log_prefix, after).await?;
         let count = records.len();
         for (seq, rec) in records {
             state.next_record = seq + 1;
             state.apply(rec);
         }
         tracing::info!(
+            snapshot_through = ?after,
             records = count,
             buckets = state.buckets.len(),
             "catalog loaded"
@@ -514,6 +626,8 @@ impl Catalog {
         Ok(Catalog {
             store,
             log_prefix,
+            snapshot_prefix,
+            snapshot_every: config.snapshot_every.max(1),
             state: RwLock::new(state),
             write_lock: tokio::sync::Mutex::new(()),
         })
@@ -544,9 +658,45 @@ impl Catalog {
             }
             Err(e) => return Err(e.into()),
         }
-        let mut state = self.state.write();
-        state.next_record = seq + 1;
-        state.apply(record);
+        let snapshot = {
+            let mut state = self.state.write();
+            state.next_record = seq + 1;
+            state.apply(record);
+            ((seq + 1) % self.snapshot_every == 0).then(|| state.to_snapshot(seq))
+        };
+        if let Some(snapshot) = snapshot {
+            // Best effort: the log alone is complete, so a failed snapshot only costs start-up
+            // time. The records it covers are deleted only once it is durable.
+            if let Err(e) = self.write_snapshot(&snapshot).await {
+                tracing::warn!(error = %e, "catalog snapshot failed; the log stays complete");
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_snapshot(&self, snapshot: &Snapshot) -> Result<()> {
+        let path = self
+            .snapshot_prefix
+            .clone()
+            .join(format!("{:020}.snap", snapshot.through).as_str());
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        self.store
+            .put_opts(&path, PutPayload::from(record::encode(snapshot)), opts)
+            .await?;
+        for seq in 0..=snapshot.through {
+            let rec = self
+                .log_prefix
+                .clone()
+                .join(format!("{seq:020}.rec").as_str());
+            match self.store.delete(&rec).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        tracing::info!(through = snapshot.through, "catalog snapshot written");
         Ok(())
     }
 

@@ -106,7 +106,7 @@ pub enum Record {
     },
 }
 
-pub(crate) fn encode(record: &Record) -> Vec<u8> {
+pub(crate) fn encode<T: Serialize>(record: &T) -> Vec<u8> {
     // Serialising plain data to JSON cannot fail; an empty payload would be caught on read.
     let payload = serde_json::to_vec(record).unwrap_or_default();
     let mut out = Vec::with_capacity(HEADER_BYTES + payload.len());
@@ -119,7 +119,7 @@ pub(crate) fn encode(record: &Record) -> Vec<u8> {
     out
 }
 
-pub(crate) fn decode(path: &str, bytes: &[u8]) -> Result<Record> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(path: &str, bytes: &[u8]) -> Result<T> {
     let corrupt = |reason: String| CatalogError::Corrupt {
         path: path.to_owned(),
         reason,
@@ -149,24 +149,76 @@ pub(crate) fn decode(path: &str, bytes: &[u8]) -> Result<Record> {
     serde_json::from_slice(payload).map_err(|e| corrupt(format!("undecodable payload: {e}")))
 }
 
-/// Reads every record under `prefix` in sequence order. A gap or a bad record is an error: the
-/// catalog is small and precious, so it never skips.
-pub(crate) async fn read_log(store: &dyn ObjectStore, prefix: &Path) -> Result<Vec<(u64, Record)>> {
+/// A full copy of the catalog's state as of record `through`, so start-up need not replay the
+/// whole log. Same frame as records; `catalog/snapshot/<through:020>.snap`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Last record included.
+    pub through: u64,
+    /// Token-hash pepper, hex.
+    pub pepper: Option<String>,
+    /// (id, name, retention ns)
+    pub buckets: Vec<(BucketId, String, Option<i64>)>,
+    /// (id, database, retention policy, bucket, default)
+    pub dbrps: Vec<(DbrpId, String, String, BucketId, bool)>,
+    /// (id, description, permissions, hash)
+    pub tokens: Vec<(TokenId, String, Vec<Permission>, String)>,
+    /// (bucket, measurement, columns)
+    pub tables: Vec<(BucketId, String, Vec<(String, ColumnType)>)>,
+    /// Next ids.
+    pub next: (u64, u64, u64),
+}
+
+fn seq_of(location: &Path, suffix: &str) -> Result<u64> {
+    location
+        .filename()
+        .and_then(|f| f.strip_suffix(suffix))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| CatalogError::Corrupt {
+            path: location.to_string(),
+            reason: format!("not a catalog {suffix} name"),
+        })
+}
+
+/// The newest snapshot under `prefix`, if any.
+pub(crate) async fn read_latest_snapshot(
+    store: &dyn ObjectStore,
+    prefix: &Path,
+) -> Result<Option<Snapshot>> {
+    let metas: Vec<_> = store.list(Some(prefix)).try_collect().await?;
+    let mut newest: Option<(u64, Path)> = None;
+    for meta in metas {
+        let seq = seq_of(&meta.location, ".snap")?;
+        if newest.as_ref().is_none_or(|(s, _)| seq > *s) {
+            newest = Some((seq, meta.location));
+        }
+    }
+    let Some((_, location)) = newest else {
+        return Ok(None);
+    };
+    let bytes = store.get(&location).await?.bytes().await?;
+    decode(location.as_ref(), &bytes).map(Some)
+}
+
+/// Reads every record under `prefix` after `after` (all when `None`) in sequence order. A gap or a
+/// bad record is an error: the catalog is small and precious, so it never skips.
+pub(crate) async fn read_log(
+    store: &dyn ObjectStore,
+    prefix: &Path,
+    after: Option<u64>,
+) -> Result<Vec<(u64, Record)>> {
     let mut metas: Vec<_> = store.list(Some(prefix)).try_collect().await?;
     metas.sort_by(|a, b| a.location.as_ref().cmp(b.location.as_ref()));
+    let first = after.map_or(0, |a| a + 1);
     let mut out = Vec::with_capacity(metas.len());
     for meta in metas {
         let path = meta.location.to_string();
-        let seq: u64 = meta
-            .location
-            .filename()
-            .and_then(|f| f.strip_suffix(".rec"))
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| CatalogError::Corrupt {
-                path: path.clone(),
-                reason: "not a catalog record name".into(),
-            })?;
-        let expected = out.len() as u64;
+        let seq = seq_of(&meta.location, ".rec")?;
+        if seq < first {
+            // Covered by the snapshot; left behind by an interrupted clean-up.
+            continue;
+        }
+        let expected = first + out.len() as u64;
         if seq != expected {
             return Err(CatalogError::Corrupt {
                 path,

@@ -22,6 +22,7 @@ async fn open(dir: &std::path::Path) -> (Engine, Arc<Catalog>, Arc<dyn ObjectSto
             Arc::clone(&store),
             CatalogConfig {
                 prefix: Path::from("catalog"),
+                snapshot_every: 256,
             },
         )
         .await

@@ -139,6 +139,7 @@ impl ServeConfig {
     pub(crate) fn catalog_config(&self) -> catalog::CatalogConfig {
         catalog::CatalogConfig {
             prefix: object_store::path::Path::from("catalog"),
+            snapshot_every: 256,
         }
     }
 }

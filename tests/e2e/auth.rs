@@ -432,3 +432,45 @@ fn admin_cli_talks_to_a_running_server() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
 }
+
+#[test]
+fn concurrent_first_writes_create_one_bucket_and_one_mapping() {
+    let server = TestServer::spawn(&[]);
+    let url = server.url("/write?db=race");
+    let handles: Vec<_> = (0..100)
+        .map(|i| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                client()
+                    .post(&url)
+                    .body(format!("m,w=w{i} v={i}i"))
+                    .send()
+                    .expect("send")
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().expect("thread"), 204);
+    }
+    let http = client();
+    let (_, buckets) = status_and_json(
+        http.get(server.url("/api/v2/buckets"))
+            .send()
+            .expect("send"),
+    );
+    assert_eq!(
+        buckets["buckets"].as_array().expect("list").len(),
+        1,
+        "{buckets}"
+    );
+    let (_, dbrps) = status_and_json(http.get(server.url("/api/v2/dbrps")).send().expect("send"));
+    let stored: Vec<_> = dbrps["content"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|d| d["virtual"] == false)
+        .collect();
+    assert_eq!(stored.len(), 1, "{dbrps}");
+}
