@@ -149,6 +149,9 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(path: &str, bytes: &[u8]) -
     serde_json::from_slice(payload).map_err(|e| corrupt(format!("undecodable payload: {e}")))
 }
 
+/// One measurement's schema in a [`Snapshot`]: (bucket, measurement, columns).
+pub type SnapshotTable = (BucketId, String, Vec<(String, ColumnType)>);
+
 /// A full copy of the catalog's state as of record `through`, so start-up need not replay the
 /// whole log. Same frame as records; `catalog/snapshot/<through:020>.snap`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,7 +167,7 @@ pub struct Snapshot {
     /// (id, description, permissions, hash)
     pub tokens: Vec<(TokenId, String, Vec<Permission>, String)>,
     /// (bucket, measurement, columns)
-    pub tables: Vec<(BucketId, String, Vec<(String, ColumnType)>)>,
+    pub tables: Vec<SnapshotTable>,
     /// Next ids.
     pub next: (u64, u64, u64),
 }
