@@ -26,7 +26,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
-pub use record::{Record, Snapshot, RECORD_VERSION};
+pub use record::{Record, Snapshot, SnapshotTable, RECORD_VERSION};
 
 /// Errors of the catalog. Client faults (bad names, conflicts) and server faults (storage,
 /// corruption) are separate variants so the HTTP layer can map them without guessing.
