@@ -189,6 +189,9 @@ pub struct Bucket {
     pub name: String,
     /// Retention period in nanoseconds; `None` keeps data forever.
     pub retention_ns: Option<i64>,
+    /// When it was created (ns since the epoch); `None` for buckets of builds that did not
+    /// record it.
+    pub created_ns: Option<i64>,
 }
 
 /// The type of a field column; fixed by the first write.
@@ -276,6 +279,7 @@ impl State {
                 id,
                 name,
                 retention_ns,
+                created_ns,
             } => {
                 self.next_bucket = self.next_bucket.max(id.0 + 1);
                 self.by_name.insert(name.clone(), id);
@@ -285,6 +289,7 @@ impl State {
                         id,
                         name,
                         retention_ns,
+                        created_ns,
                     },
                 );
             }
@@ -381,7 +386,7 @@ impl State {
             buckets: self
                 .buckets
                 .values()
-                .map(|b| (b.id, b.name.clone(), b.retention_ns))
+                .map(|b| (b.id, b.name.clone(), b.retention_ns, b.created_ns))
                 .collect(),
             dbrps: self
                 .dbrps
@@ -432,7 +437,7 @@ impl State {
             next_record: s.through + 1,
             ..State::default()
         };
-        for (id, name, retention_ns) in s.buckets {
+        for (id, name, retention_ns, created_ns) in s.buckets {
             state.by_name.insert(name.clone(), id);
             state.buckets.insert(
                 id,
@@ -440,6 +445,7 @@ impl State {
                     id,
                     name,
                     retention_ns,
+                    created_ns,
                 },
             );
         }
@@ -747,6 +753,7 @@ impl Catalog {
             id,
             name: name.clone(),
             retention_ns: None,
+            created_ns: Some(now_ns()),
         })
         .await?;
         let first = !self.state.read().dbrps.values().any(|d| d.database == db);
@@ -1001,6 +1008,7 @@ impl Catalog {
             id,
             name: name.to_owned(),
             retention_ns,
+            created_ns: Some(now_ns()),
         })
         .await?;
         tracing::info!(bucket = %name, id = %id, ?retention_ns, "created bucket");
@@ -1048,6 +1056,13 @@ impl Catalog {
         }
         Ok(self.table(bucket, measurement))
     }
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or_default()
 }
 
 fn hash_with(pepper: &[u8], secret: &str) -> String {

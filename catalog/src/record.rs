@@ -36,6 +36,9 @@ pub enum Record {
         name: String,
         /// Retention in nanoseconds, `None` for infinite.
         retention_ns: Option<i64>,
+        /// Creation time (ns); absent in records of the first format generation.
+        #[serde(default)]
+        created_ns: Option<i64>,
     },
     /// Columns were added to a measurement.
     AddColumns {
@@ -160,8 +163,8 @@ pub struct Snapshot {
     pub through: u64,
     /// Token-hash pepper, hex.
     pub pepper: Option<String>,
-    /// (id, name, retention ns)
-    pub buckets: Vec<(BucketId, String, Option<i64>)>,
+    /// (id, name, retention ns, created ns)
+    pub buckets: Vec<(BucketId, String, Option<i64>, Option<i64>)>,
     /// (id, database, retention policy, bucket, default)
     pub dbrps: Vec<(DbrpId, String, String, BucketId, bool)>,
     /// (id, description, permissions, hash)

@@ -24,6 +24,7 @@ fn record_roundtrip_and_corruption() {
         id: BucketId(7),
         name: "db/rp".into(),
         retention_ns: Some(5),
+        created_ns: Some(1),
     };
     let mut bytes = record::encode(&rec);
     assert_eq!(record::decode::<Record>("x", &bytes).expect("decodes"), rec);
@@ -362,4 +363,22 @@ async fn snapshot_plus_log_replays_to_the_same_state() {
     // and it keeps going: new ids do not collide
     let n = cat.resolve_v1("new", "", true).await.expect("bucket");
     assert!(expected_buckets.iter().all(|b| b.id != n.id));
+}
+
+#[tokio::test]
+async fn a_second_process_on_the_same_data_dir_fails_loudly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = open(dir.path()).await;
+    let second = open(dir.path()).await;
+    first.resolve_v1("a", "", true).await.expect("first writer");
+    // The second catalog's next record number is taken: its change must fail, not interleave.
+    let err = second
+        .resolve_v1("b", "", true)
+        .await
+        .expect_err("must fail");
+    assert!(
+        matches!(err, CatalogError::ConcurrentWriter { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("another strata process"), "{err}");
 }

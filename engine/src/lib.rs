@@ -239,6 +239,34 @@ pub struct WriteOutcome {
     pub rejected_total: usize,
 }
 
+/// The outcome of a body in which no line parses (`None` if at least one does): lets a caller
+/// refuse such a request before it changes anything, e.g. before creating a bucket for it.
+pub fn unparseable(
+    body: &[u8],
+    precision: Precision,
+    max_string_bytes: usize,
+) -> Option<WriteOutcome> {
+    let mut outcome = WriteOutcome::default();
+    for line in Parser::new(
+        body,
+        ParseOptions {
+            precision,
+            max_string_bytes,
+        },
+    ) {
+        match line {
+            Ok(_) => return None,
+            Err(e) => outcome.reject_parse(body, &e),
+        }
+    }
+    Some(outcome).filter(|o| o.rejected_total > 0)
+}
+
+/// `YYYY-MM-DD` of a day number since 1970-01-01 (UTC).
+pub fn utc_date(day: i64) -> String {
+    flush::civil_date(day)
+}
+
 /// How many rejections a [`WriteOutcome`] details (the count covers all).
 pub const REJECTIONS_KEPT: usize = 100;
 

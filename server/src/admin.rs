@@ -53,7 +53,25 @@ fn bucket_json(b: &Bucket) -> Value {
         .map(|ns| json!({ "type": "expire", "everySeconds": ns / 1_000_000_000 }))
         .into_iter()
         .collect();
-    json!({ "id": b.id.to_string(), "name": b.name, "orgID": ORG_ID, "retentionRules": rules })
+    let mut v =
+        json!({ "id": b.id.to_string(), "name": b.name, "orgID": ORG_ID, "retentionRules": rules });
+    if let (Some(ns), Some(obj)) = (b.created_ns, v.as_object_mut()) {
+        obj.insert("createdAt".into(), json!(rfc3339(ns)));
+    }
+    v
+}
+
+/// `2026-11-25T17:39:51Z` (seconds precision, UTC).
+fn rfc3339(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let (day, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        engine::utc_date(day),
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
 }
 
 async fn list_buckets(

@@ -24,6 +24,7 @@ pub(crate) struct AppState {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) engine: Engine,
     pub(crate) max_body_bytes: usize,
+    pub(crate) max_string_bytes: usize,
     pub(crate) auth_enabled: bool,
 }
 
@@ -123,14 +124,21 @@ async fn write_v1(
     if body.is_empty() {
         return Ok(HttpResponse::NoContent().finish());
     }
-    let bucket = state
-        .catalog
-        .resolve_v1(
-            &db,
-            params.rp.as_deref().unwrap_or_default(),
-            caller.is_operator(),
-        )
-        .await?;
+    let rp = params.rp.as_deref().unwrap_or_default();
+    let bucket = match state.catalog.resolve_v1(&db, rp, false).await {
+        Ok(bucket) => bucket,
+        Err(
+            catalog::CatalogError::DatabaseNotFound { .. }
+            | catalog::CatalogError::RetentionPolicyNotFound { .. },
+        ) if caller.is_operator() => {
+            // A request that will write nothing must not create a bucket either.
+            if let Some(outcome) = engine::unparseable(&body, precision, state.max_string_bytes) {
+                return Err(ApiError::from_outcome(outcome));
+            }
+            state.catalog.resolve_v1(&db, rp, true).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
     if !caller.can_write(bucket.id) {
         return Err(ApiError::Forbidden);
     }

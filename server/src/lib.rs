@@ -68,6 +68,7 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
             catalog,
             engine: engine.clone(),
             max_body_bytes: config.max_body_bytes,
+            max_string_bytes: config.max_string_bytes,
             auth_enabled: !config.without_auth,
         });
         let workers = if config.workers == 0 {

@@ -219,6 +219,40 @@ fn dbrp_rules_and_permissions_over_http() {
         .expect("list")
         .iter()
         .any(|b| b["name"] == "legacy/autogen"));
+    // rule 2: a bucket named `db/rp` serves that pair without any stored mapping
+    let (status, _) = status_and_json(
+        http.post(server.url("/api/v2/buckets"))
+            .json(&json!({"name": "shop/raw"}))
+            .send()
+            .expect("send"),
+    );
+    assert_eq!(status, 201);
+    assert_eq!(write(&http, &server, "db=shop&rp=raw", "m v=1").0, 204);
+    let (_, dbrps) = status_and_json(http.get(server.url("/api/v2/dbrps")).send().expect("send"));
+    let shop = dbrps["content"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|d| d["database"] == "shop")
+        .cloned()
+        .expect("virtual mapping listed");
+    assert_eq!(shop["virtual"], true);
+    // a request where nothing parses creates nothing
+    let (status, _) = write(&http, &server, "db=nothing", "not line protocol");
+    assert_eq!(status, 400);
+    let (_, buckets) = status_and_json(
+        http.get(server.url("/api/v2/buckets"))
+            .send()
+            .expect("send"),
+    );
+    assert!(!buckets["buckets"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .any(|b| b["name"] == "nothing/autogen"));
+    assert!(buckets["buckets"][0]["createdAt"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
     // invalid names → 400 with the rule
     let (status, body) = write(&http, &server, "db=a%2Fb", "m v=1");
     assert_eq!(status, 400);
