@@ -143,9 +143,9 @@ pub struct WriteRequest<'a> {
     pub received_at_ns: i64,
 }
 
-/// Why one point was not written.
+/// Why one point was not written. Not `#[non_exhaustive]`: the server's metrics match it
+/// exhaustively, so a new reason must be given a metric label.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum RejectReason {
     /// The line did not parse.
     Parse(lp::ErrorKind),

@@ -164,7 +164,7 @@ impl ApiError {
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), error = %message, "request failed");
         } else {
-            tracing::debug!(status = status.as_u16(), error = %message, "request rejected");
+            tracing::warn!(status = status.as_u16(), error = %message, "request rejected");
         }
         let body = match (self, dialect) {
             (ApiError::PartialWrite { outcome, .. }, _) => json!({

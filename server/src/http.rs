@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::auth;
 use crate::body::read_body;
-use crate::error::ApiError;
+use crate::error::{ApiError, V2Error};
 
 /// The InfluxDB API version we answer as: the 1.x line that v1 clients were written against.
 pub const INFLUXDB_VERSION: &str = "1.8.10";
@@ -25,15 +25,18 @@ pub(crate) struct AppState {
     pub(crate) engine: Engine,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_string_bytes: usize,
+    pub(crate) metrics: crate::metrics::Metrics,
     pub(crate) auth_enabled: bool,
 }
 
 /// Registers every route.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/write", web::post().to(write_v1))
+        .route("/api/v2/write", web::post().to(write_v2))
         .route("/ping", web::get().to(ping))
         .route("/ping", web::head().to(ping))
         .route("/health", web::get().to(health))
+        .route("/metrics", web::get().to(metrics))
         .route("/query", web::get().to(query))
         .route("/query", web::post().to(query))
         .configure(crate::admin::routes);
@@ -44,10 +47,14 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
 pub(crate) async fn common_headers(
     method: actix_web::http::Method,
     path: String,
+    state: Option<web::Data<AppState>>,
     response: impl std::future::Future<Output = Result<ServiceResponse, actix_web::Error>>,
 ) -> Result<ServiceResponse, actix_web::Error> {
     let started = std::time::Instant::now();
     let mut res = response.await?;
+    if let Some(state) = state {
+        state.metrics.observe_request(&path, res.status().as_u16());
+    }
     let id = uuid::Uuid::new_v4().to_string();
     let headers = res.headers_mut();
     headers.insert(
@@ -102,12 +109,71 @@ async fn write_v1(
         .db
         .filter(|d| !d.is_empty())
         .ok_or(ApiError::DatabaseRequired)?;
-    let precision: Precision = params
-        .precision
-        .as_deref()
-        .unwrap_or_default()
+    let precision = parse_precision(params.precision.as_deref())?;
+    let target = Target::V1 {
+        db,
+        rp: params.rp.unwrap_or_default(),
+    };
+    write(req, payload, state, target, precision, received_at_ns).await
+}
+
+#[derive(Debug, Deserialize)]
+struct V2WriteParams {
+    bucket: Option<String>,
+    precision: Option<String>,
+}
+
+/// `POST /api/v2/write?bucket=&org=&precision=` (InfluxDB v2; `org` ignored). `bucket` is a
+/// bucket name, or `db/rp` as v2 clients send in InfluxDB 1.8 compatibility mode.
+async fn write_v2(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, V2Error> {
+    let received_at_ns = now_ns();
+    let params = web::Query::<V2WriteParams>::from_query(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?
+        .into_inner();
+    let bucket = params
+        .bucket
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("bucket is required".into()))?;
+    let precision = parse_precision(params.precision.as_deref())?;
+    Ok(write(
+        req,
+        payload,
+        state,
+        Target::Bucket(bucket),
+        precision,
+        received_at_ns,
+    )
+    .await?)
+}
+
+fn parse_precision(p: Option<&str>) -> Result<Precision, ApiError> {
+    p.unwrap_or_default()
         .parse()
-        .map_err(|e: lp::UnknownPrecision| ApiError::BadRequest(e.to_string()))?;
+        .map_err(|e: lp::UnknownPrecision| ApiError::BadRequest(e.to_string()))
+}
+
+/// Where a write goes.
+enum Target {
+    /// v1: database + retention policy (empty: the database's default).
+    V1 { db: String, rp: String },
+    /// v2: a bucket name, or `db/rp`.
+    Bucket(String),
+}
+
+/// The write path shared by both APIs: authenticate, read the body, resolve the bucket,
+/// check permission, write, and answer.
+async fn write(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    target: Target,
+    precision: Precision,
+    received_at_ns: i64,
+) -> Result<HttpResponse, ApiError> {
     let caller = match auth::authenticate(&req, &state.catalog, state.auth_enabled, None) {
         Err(ApiError::MissingCredentials { .. }) => {
             // Look at the body only to explain the failure better; nothing is written.
@@ -124,20 +190,17 @@ async fn write_v1(
     if body.is_empty() {
         return Ok(HttpResponse::NoContent().finish());
     }
-    let rp = params.rp.as_deref().unwrap_or_default();
-    let bucket = match state.catalog.resolve_v1(&db, rp, false).await {
-        Ok(bucket) => bucket,
-        Err(
-            catalog::CatalogError::DatabaseNotFound { .. }
-            | catalog::CatalogError::RetentionPolicyNotFound { .. },
-        ) if caller.is_operator() => {
-            // A request that will write nothing must not create a bucket either.
-            if let Some(outcome) = engine::unparseable(&body, precision, state.max_string_bytes) {
-                return Err(ApiError::from_outcome(outcome));
+    let bucket = match target {
+        Target::Bucket(name) => match state.catalog.bucket_by_name(&name) {
+            Some(bucket) => bucket,
+            None => {
+                let (db, rp) = name.split_once('/').unwrap_or((name.as_str(), ""));
+                resolve_or_create(&state, &caller, db, rp, &body, precision).await?
             }
-            state.catalog.resolve_v1(&db, rp, true).await?
+        },
+        Target::V1 { db, rp } => {
+            resolve_or_create(&state, &caller, &db, &rp, &body, precision).await?
         }
-        Err(e) => return Err(e.into()),
     };
     if !caller.can_write(bucket.id) {
         return Err(ApiError::Forbidden);
@@ -151,10 +214,36 @@ async fn write_v1(
             received_at_ns,
         })
         .await?;
+    state.metrics.observe_write(body.len(), &outcome);
     if outcome.rejected_total > 0 {
         return Err(ApiError::from_outcome(outcome));
     }
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Resolves (db, rp) to a bucket; an operator's write may create it, but only if something in
+/// the body parses (a request that will write nothing must not change the catalog).
+async fn resolve_or_create(
+    state: &AppState,
+    caller: &auth::Caller,
+    db: &str,
+    rp: &str,
+    body: &[u8],
+    precision: Precision,
+) -> Result<catalog::Bucket, ApiError> {
+    match state.catalog.resolve_v1(db, rp, false).await {
+        Ok(bucket) => Ok(bucket),
+        Err(
+            catalog::CatalogError::DatabaseNotFound { .. }
+            | catalog::CatalogError::RetentionPolicyNotFound { .. },
+        ) if caller.is_operator() => {
+            if let Some(outcome) = engine::unparseable(body, precision, state.max_string_bytes) {
+                return Err(ApiError::from_outcome(outcome));
+            }
+            Ok(state.catalog.resolve_v1(db, rp, true).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -239,4 +328,12 @@ async fn query(
         });
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results })))
+}
+
+/// `GET /metrics`: Prometheus text (authenticated like every endpoint but `/ping` and `/health`).
+async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    auth::authenticate(&req, &state.catalog, state.auth_enabled, None)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(&state.engine)))
 }

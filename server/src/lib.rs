@@ -17,6 +17,7 @@ mod cli;
 mod config;
 mod error;
 mod http;
+mod metrics;
 
 use std::sync::Arc;
 
@@ -69,6 +70,7 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
             engine: engine.clone(),
             max_body_bytes: config.max_body_bytes,
             max_string_bytes: config.max_string_bytes,
+            metrics: metrics::Metrics::default(),
             auth_enabled: !config.without_auth,
         });
         let workers = if config.workers == 0 {
@@ -81,7 +83,8 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
                 .app_data(state.clone())
                 .wrap_fn(|req, srv| {
                     let (method, path) = (req.method().clone(), req.path().to_owned());
-                    http::common_headers(method, path, srv.call(req))
+                    let state = req.app_data::<web::Data<http::AppState>>().cloned();
+                    http::common_headers(method, path, state, srv.call(req))
                 })
                 .configure(http::routes)
         })

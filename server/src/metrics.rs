@@ -1,0 +1,233 @@
+//! `/metrics` in Prometheus text format. Counters are plain atomics updated on the request path
+//! (no locks); the WAL and flush numbers are read from the engine when scraped.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use engine::{Engine, RejectReason, WriteOutcome, SYNC_BUCKET_BOUNDS_MS};
+
+/// Routes counted separately (anything else is `other`).
+const ROUTES: [&str; 8] = [
+    "/write",
+    "/api/v2/write",
+    "/query",
+    "/ping",
+    "/health",
+    "/metrics",
+    "/api/v2/admin",
+    "other",
+];
+/// Status classes counted per route.
+const STATUSES: [u16; 10] = [200, 201, 204, 400, 401, 403, 404, 413, 500, 503];
+/// Rejection reasons counted.
+const REASONS: [&str; 5] = [
+    "parse",
+    "field_type_conflict",
+    "column_conflict",
+    "retention",
+    "reserved_name",
+];
+
+/// Request and write counters.
+#[derive(Debug)]
+pub(crate) struct Metrics {
+    requests: Vec<AtomicU64>,
+    requests_other_status: Vec<AtomicU64>,
+    points_written: AtomicU64,
+    bytes_received: AtomicU64,
+    rejected: Vec<AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let counters = |n: usize| (0..n).map(|_| AtomicU64::new(0)).collect();
+        Metrics {
+            requests: counters(ROUTES.len() * STATUSES.len()),
+            requests_other_status: counters(ROUTES.len()),
+            points_written: AtomicU64::new(0),
+            bytes_received: AtomicU64::new(0),
+            rejected: counters(REASONS.len()),
+        }
+    }
+}
+
+fn route_index(path: &str) -> usize {
+    let route = if path.starts_with("/api/v2/") && path != "/api/v2/write" {
+        "/api/v2/admin"
+    } else {
+        path
+    };
+    ROUTES
+        .iter()
+        .position(|r| *r == route)
+        .unwrap_or(ROUTES.len() - 1)
+}
+
+impl Metrics {
+    pub(crate) fn observe_request(&self, path: &str, status: u16) {
+        let r = route_index(path);
+        let counter = match STATUSES.iter().position(|s| *s == status) {
+            Some(s) => self.requests.get(r * STATUSES.len() + s),
+            None => self.requests_other_status.get(r),
+        };
+        if let Some(c) = counter {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn observe_write(&self, body_bytes: usize, outcome: &WriteOutcome) {
+        self.bytes_received
+            .fetch_add(body_bytes as u64, Ordering::Relaxed);
+        self.points_written
+            .fetch_add(outcome.written as u64, Ordering::Relaxed);
+        // Only detailed rejections carry a reason; the rest are counted as parse errors, the
+        // overwhelmingly common cause of large rejection counts.
+        let mut detailed = 0;
+        for r in &outcome.rejected {
+            let reason = match r.reason {
+                RejectReason::Parse(_) => 0,
+                RejectReason::FieldTypeConflict { .. } => 1,
+                RejectReason::ColumnKindConflict { .. } => 2,
+                RejectReason::BeyondRetention => 3,
+                RejectReason::ReservedName { .. } => 4,
+            };
+            if let Some(c) = self.rejected.get(reason) {
+                c.fetch_add(1, Ordering::Relaxed);
+            }
+            detailed += 1;
+        }
+        if let Some(c) = self.rejected.first() {
+            c.fetch_add(
+                (outcome.rejected_total - detailed) as u64,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// The exposition text.
+    pub(crate) fn render(&self, engine: &Engine) -> String {
+        let mut out = String::with_capacity(4096);
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        out.push_str("# HELP strata_http_requests_total HTTP requests by route and status.\n# TYPE strata_http_requests_total counter\n");
+        for (r, route) in ROUTES.iter().enumerate() {
+            for (s, status) in STATUSES.iter().enumerate() {
+                let n = self.requests.get(r * STATUSES.len() + s).map_or(0, load);
+                if n > 0 {
+                    let _ = writeln!(
+                        out,
+                        "strata_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                    );
+                }
+            }
+            let n = self.requests_other_status.get(r).map_or(0, load);
+            if n > 0 {
+                let _ = writeln!(
+                    out,
+                    "strata_http_requests_total{{route=\"{route}\",status=\"other\"}} {n}"
+                );
+            }
+        }
+        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        counter(
+            &mut out,
+            "strata_points_written_total",
+            "Points accepted (durable).",
+            load(&self.points_written),
+        );
+        counter(
+            &mut out,
+            "strata_write_bytes_total",
+            "Write request body bytes (decompressed).",
+            load(&self.bytes_received),
+        );
+        out.push_str("# HELP strata_points_rejected_total Points rejected, by reason.\n# TYPE strata_points_rejected_total counter\n");
+        for (i, reason) in REASONS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "strata_points_rejected_total{{reason=\"{reason}\"}} {}",
+                self.rejected.get(i).map_or(0, load)
+            );
+        }
+        let wal = engine.wal_stats();
+        out.push_str("# HELP strata_wal_fsync_seconds Duration of WAL group commits (write + fdatasync).\n# TYPE strata_wal_fsync_seconds histogram\n");
+        let mut cumulative = 0;
+        for (i, bound) in SYNC_BUCKET_BOUNDS_MS.iter().enumerate() {
+            cumulative += wal.sync_buckets.get(i).map_or(0, load);
+            let _ = writeln!(
+                out,
+                "strata_wal_fsync_seconds_bucket{{le=\"{}\"}} {cumulative}",
+                bound / 1000.0
+            );
+        }
+        let syncs = load(&wal.syncs);
+        let _ = writeln!(
+            out,
+            "strata_wal_fsync_seconds_bucket{{le=\"+Inf\"}} {syncs}"
+        );
+        let _ = writeln!(
+            out,
+            "strata_wal_fsync_seconds_sum {}",
+            load(&wal.sync_micros_total) as f64 / 1e6
+        );
+        let _ = writeln!(out, "strata_wal_fsync_seconds_count {syncs}");
+        counter(
+            &mut out,
+            "strata_wal_records_total",
+            "WAL records made durable.",
+            load(&wal.records),
+        );
+        counter(
+            &mut out,
+            "strata_wal_bytes_total",
+            "WAL bytes made durable.",
+            load(&wal.bytes),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP strata_buffer_bytes Bytes held in write buffers.\n# TYPE strata_buffer_bytes gauge\nstrata_buffer_bytes {}",
+            engine.buffered_bytes()
+        );
+        let flush = engine.flush_stats();
+        counter(
+            &mut out,
+            "strata_flushes_total",
+            "Completed flushes.",
+            load(&flush.flushes),
+        );
+        counter(
+            &mut out,
+            "strata_flush_failures_total",
+            "Flushes that failed after retries.",
+            load(&flush.failures),
+        );
+        counter(
+            &mut out,
+            "strata_parquet_files_total",
+            "Parquet files written.",
+            load(&flush.files),
+        );
+        counter(
+            &mut out,
+            "strata_parquet_bytes_total",
+            "Parquet bytes written.",
+            load(&flush.bytes),
+        );
+        counter(
+            &mut out,
+            "strata_parquet_rows_total",
+            "Rows written to Parquet.",
+            load(&flush.rows),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP strata_up Whether writes are accepted.\n# TYPE strata_up gauge\nstrata_up {}",
+            u8::from(engine.is_healthy())
+        );
+        out
+    }
+}
