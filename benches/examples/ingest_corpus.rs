@@ -42,6 +42,7 @@ fn main() {
                 flush_interval: Duration::from_secs(3600),
                 row_group_rows: 262_144,
                 max_string_bytes: 65_536,
+                max_line_bytes: usize::MAX,
                 manifest_prefix: Path::from("manifest"),
                 wal_dir: dir.path().join("wal"),
                 max_buffer_bytes: usize::MAX,

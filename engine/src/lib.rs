@@ -106,6 +106,8 @@ pub struct EngineConfig {
     pub row_group_rows: usize,
     /// Longest accepted string field value.
     pub max_string_bytes: usize,
+    /// Longest accepted line.
+    pub max_line_bytes: usize,
     /// Prefix of the flush manifests in the object store.
     pub manifest_prefix: Path,
     /// Local directory of the WAL segments (must be a real disk: the WAL fsyncs).
@@ -244,16 +246,15 @@ pub struct WriteOutcome {
 pub fn unparseable(
     body: &[u8],
     precision: Precision,
-    max_string_bytes: usize,
+    limits: &EngineConfig,
 ) -> Option<WriteOutcome> {
     let mut outcome = WriteOutcome::default();
-    for line in Parser::new(
-        body,
-        ParseOptions {
-            precision,
-            max_string_bytes,
-        },
-    ) {
+    let opts = ParseOptions {
+        precision,
+        max_string_bytes: limits.max_string_bytes,
+        max_line_bytes: limits.max_line_bytes,
+    };
+    for line in Parser::new(body, opts) {
         match line {
             Ok(_) => return None,
             Err(e) => outcome.reject_parse(body, &e),
@@ -535,9 +536,11 @@ impl Engine {
                         w.bucket
                     ))
                 })?;
+                // Limits applied when the lines were accepted; replay must not re-judge them.
                 let opts = ParseOptions {
                     precision: w.precision,
                     max_string_bytes: usize::MAX,
+                    max_line_bytes: usize::MAX,
                 };
                 cursor.reset();
                 let mut line = Line::default();
@@ -597,6 +600,11 @@ impl Engine {
             .send(Kick::FlushAndTell(tx))
             .map_err(|_| EngineError::ShuttingDown)?;
         rx.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
     }
 
     /// Flush counters.
@@ -871,6 +879,7 @@ impl Engine {
         let opts = ParseOptions {
             precision: req.precision,
             max_string_bytes: self.inner.config.max_string_bytes,
+            max_line_bytes: self.inner.config.max_line_bytes,
         };
         let default_ns = req.precision.truncate_nanos(req.received_at_ns);
         let mut outcome = WriteOutcome::default();

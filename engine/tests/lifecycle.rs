@@ -35,6 +35,7 @@ async fn open(dir: &std::path::Path) -> (Engine, Arc<Catalog>, Arc<dyn ObjectSto
             flush_interval: Duration::from_secs(3600),
             row_group_rows: 1024,
             max_string_bytes: 65_536,
+            max_line_bytes: usize::MAX,
             manifest_prefix: Path::from("manifest"),
             wal_dir: dir.join("wal"),
             max_buffer_bytes: usize::MAX,

@@ -44,6 +44,11 @@ pub enum ErrorKind {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A line over the configured limit.
+    LineTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A timestamp that is not an integer.
     BadTimestamp,
     /// A timestamp that, scaled to nanoseconds, leaves 1.x's range.
@@ -78,6 +83,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::StringTooLong { limit } => {
                 return write!(f, "string field value longer than {limit} bytes")
             }
+            ErrorKind::LineTooLong { limit } => return write!(f, "line longer than {limit} bytes"),
             ErrorKind::BadTimestamp => "bad timestamp",
             ErrorKind::TimestampOutOfRange => "time outside range",
             ErrorKind::InvalidPoint => "point is invalid",

@@ -19,6 +19,8 @@ pub struct ParseOptions {
     pub precision: Precision,
     /// Longest accepted string field value, in bytes as written (escapes included).
     pub max_string_bytes: usize,
+    /// Longest accepted line, in bytes (without its terminator).
+    pub max_line_bytes: usize,
 }
 
 impl Default for ParseOptions {
@@ -26,6 +28,7 @@ impl Default for ParseOptions {
         ParseOptions {
             precision: Precision::Nanoseconds,
             max_string_bytes: crate::DEFAULT_MAX_STRING_BYTES,
+            max_line_bytes: usize::MAX,
         }
     }
 }
@@ -119,6 +122,10 @@ impl<'a> Parser<'a> {
             out.timestamp = None;
             out.line_no = self.line_no;
             return Some(match self.parse_line(ls, out) {
+                Ok(end) if end.content_end - ls > self.opts.max_line_bytes => {
+                    let limit = self.opts.max_line_bytes;
+                    Err(self.reject(phys_start, ls, ErrorKind::LineTooLong { limit }, ls))
+                }
                 Ok(end) => {
                     out.span = ls..end.content_end;
                     self.pos = self.next_line_start(end.content_end);

@@ -51,6 +51,11 @@ pub enum Command {
 /// Options of `strata serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeConfig {
+    /// TOML file of options: keys are the flag names (`http_bind` or `http-bind`), values fill
+    /// in what neither a flag nor an environment variable sets.
+    #[arg(long, env = "STRATA_CONFIG")]
+    pub config: Option<PathBuf>,
+
     /// Address to listen on. Use port 0 to let the OS pick one (see --listener-file).
     #[arg(long, env = "STRATA_HTTP_BIND", default_value = "127.0.0.1:8086")]
     pub http_bind: SocketAddr,
@@ -105,6 +110,16 @@ pub struct ServeConfig {
     #[arg(long, env = "STRATA_MAX_BUFFER_BYTES", default_value_t = 0)]
     pub max_buffer_bytes: usize,
 
+    /// Longest line accepted, in bytes; longer lines are rejected (the rest of the body is
+    /// written).
+    #[arg(long, env = "STRATA_MAX_LINE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_line_bytes: usize,
+
+    /// Writes processed at once; more wait (up to 10 s) for a turn, then get 503 with
+    /// Retry-After (clients retry 5xx; a 4xx would make Telegraf drop the batch).
+    #[arg(long, env = "STRATA_MAX_CONCURRENT_WRITES", default_value_t = 256)]
+    pub max_concurrent_writes: usize,
+
     /// HTTP worker threads; 0 means one per CPU core.
     #[arg(long, env = "STRATA_WORKERS", default_value_t = 0)]
     pub workers: usize,
@@ -122,6 +137,7 @@ impl ServeConfig {
             flush_interval: Duration::from_millis(self.flush_interval_ms),
             row_group_rows: self.row_group_rows,
             max_string_bytes: self.max_string_bytes,
+            max_line_bytes: self.max_line_bytes,
             manifest_prefix: object_store::path::Path::from("manifest"),
             wal_dir: self
                 .wal_dir
@@ -154,4 +170,67 @@ fn physical_memory_bytes() -> usize {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
         })
         .map_or(4 << 30, |kb| kb * 1024)
+}
+
+/// Applies `--config FILE` (or `STRATA_CONFIG`): every key becomes its flag's `STRATA_*`
+/// environment variable unless that variable is already set, so precedence is flag > env > file >
+/// default and the file needs no parser of its own. Must run before any thread starts.
+pub fn apply_config_file(args: &[std::ffi::OsString]) -> Result<(), String> {
+    let mut path = std::env::var_os("STRATA_CONFIG").map(PathBuf::from);
+    let mut iter = args.iter();
+    while let Some(a) = iter.next() {
+        let a = a.to_string_lossy();
+        if a == "--config" {
+            path = iter.next().map(PathBuf::from);
+        } else if let Some(p) = a.strip_prefix("--config=") {
+            path = Some(PathBuf::from(p));
+        }
+    }
+    let Some(path) = path else { return Ok(()) };
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let command = <Cli as clap::CommandFactory>::command();
+    let serve = command
+        .find_subcommand("serve")
+        .ok_or("the serve command is missing")?;
+    for (key, value) in table {
+        let id = key.replace('-', "_");
+        let arg = serve
+            .get_arguments()
+            .find(|a| a.get_id().as_str() == id && id != "config")
+            .ok_or_else(|| {
+                let known: Vec<String> = serve
+                    .get_arguments()
+                    .map(|a| a.get_id().to_string())
+                    .filter(|k| k != "config" && k != "help")
+                    .collect();
+                format!(
+                    "{}: unknown option {key:?} (known: {})",
+                    path.display(),
+                    known.join(", ")
+                )
+            })?;
+        let Some(env) = arg.get_env() else { continue };
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            other => {
+                return Err(format!(
+                    "{}: {key} must be a string, number or boolean, not a {}",
+                    path.display(),
+                    other.type_str()
+                ))
+            }
+        };
+        if std::env::var_os(env).is_none() {
+            // Safe here: called from main before any other thread exists.
+            std::env::set_var(env, value);
+        }
+    }
+    Ok(())
 }

@@ -30,6 +30,9 @@ pub enum ApiError {
     /// The token is valid but may not do this.
     #[error("authorization failed")]
     Forbidden,
+    /// More concurrent writes than `--max-concurrent-writes` for too long.
+    #[error("too many concurrent writes; retry shortly")]
+    TooBusy,
     /// Unknown route or resource.
     #[error("{0}")]
     NotFound(String),
@@ -100,6 +103,7 @@ impl ResponseError for ApiError {
             ApiError::MissingCredentials { .. } | ApiError::AuthFailed => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::TooBusy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Io { .. } | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Catalog(e) => catalog_status(e),
             ApiError::Engine(e) => match e {

@@ -15,6 +15,9 @@ use crate::auth;
 use crate::body::read_body;
 use crate::error::{ApiError, V2Error};
 
+/// How long a write waits for a turn under `--max-concurrent-writes`.
+const WRITE_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The InfluxDB API version we answer as: the 1.x line that v1 clients were written against.
 pub const INFLUXDB_VERSION: &str = "1.8.10";
 
@@ -24,8 +27,9 @@ pub(crate) struct AppState {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) engine: Engine,
     pub(crate) max_body_bytes: usize,
-    pub(crate) max_string_bytes: usize,
     pub(crate) metrics: crate::metrics::Metrics,
+    /// One permit per write in progress (`--max-concurrent-writes`).
+    pub(crate) write_permits: tokio::sync::Semaphore,
     pub(crate) auth_enabled: bool,
 }
 
@@ -186,6 +190,11 @@ async fn write(
         }
         other => other?,
     };
+    // Taken before the body is read, so the limit bounds memory as well as CPU.
+    let _permit = tokio::time::timeout(WRITE_QUEUE_WAIT, state.write_permits.acquire())
+        .await
+        .map_err(|_| ApiError::TooBusy)?
+        .map_err(|_| ApiError::TooBusy)?;
     let body = read_body(&req, payload, state.max_body_bytes).await?;
     if body.is_empty() {
         return Ok(HttpResponse::NoContent().finish());
@@ -237,7 +246,7 @@ async fn resolve_or_create(
             catalog::CatalogError::DatabaseNotFound { .. }
             | catalog::CatalogError::RetentionPolicyNotFound { .. },
         ) if caller.is_operator() => {
-            if let Some(outcome) = engine::unparseable(body, precision, state.max_string_bytes) {
+            if let Some(outcome) = engine::unparseable(body, precision, state.engine.config()) {
                 return Err(ApiError::from_outcome(outcome));
             }
             Ok(state.catalog.resolve_v1(db, rp, true).await?)

@@ -28,7 +28,7 @@ use engine::Engine;
 use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
 
-pub use config::{Cli, Command, ServeConfig};
+pub use config::{apply_config_file, Cli, Command, ServeConfig};
 pub use error::ApiError;
 pub use http::INFLUXDB_VERSION;
 
@@ -69,8 +69,8 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
             catalog,
             engine: engine.clone(),
             max_body_bytes: config.max_body_bytes,
-            max_string_bytes: config.max_string_bytes,
             metrics: metrics::Metrics::default(),
+            write_permits: tokio::sync::Semaphore::new(config.max_concurrent_writes.max(1)),
             auth_enabled: !config.without_auth,
         });
         let workers = if config.workers == 0 {

@@ -10,6 +10,11 @@ use clap::Parser;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
+    let args: Vec<_> = std::env::args_os().collect();
+    if let Err(e) = server::apply_config_file(&args) {
+        eprintln!("strata: {e}");
+        return ExitCode::FAILURE;
+    }
     match server::run(server::Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -10,3 +10,5 @@ mod crash;
 mod poison;
 // Tokens, DBRP rules, DDL and the admin API through the real binary.
 mod auth;
+// The HTTP compatibility matrix of the spec, including the seed's curl commands.
+mod compat;

@@ -8,6 +8,7 @@ fn render(body: &[u8], precision: Precision) -> String {
     let opts = ParseOptions {
         precision,
         max_string_bytes: 16,
+        max_line_bytes: 120,
     };
     let mut out = Vec::new();
     for item in Parser::new(body, opts) {
@@ -202,6 +203,19 @@ fn strings() {
         ("m s=\"open", "ERR 1:5 unbalanced quotes"),
         ("m s=\"é\"", "m|s=s:\"é\" #1"),
     ]);
+}
+
+#[test]
+fn line_limit() {
+    // 120 bytes is the line limit in these tests
+    let fits = format!("m,t={} a=1", "x".repeat(112));
+    let over = format!("m,t={} a=1", "x".repeat(113));
+    assert_eq!(fits.len(), 120);
+    assert!(render(fits.as_bytes(), Precision::Nanoseconds).starts_with("m|t=x"));
+    assert_eq!(
+        render(format!("{over}\nm v=1").as_bytes(), Precision::Nanoseconds),
+        "ERR 1:1 line longer than 120 bytes\nm|v=f:1.0 #2"
+    );
 }
 
 #[test]
