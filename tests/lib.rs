@@ -72,6 +72,19 @@ impl TestServer {
         server
     }
 
+    /// Starts a server on an existing data dir (e.g. another server's, once that one stopped).
+    pub fn spawn_on(data_dir: &Path) -> Self {
+        let mut server = TestServer {
+            child: None,
+            addr: String::new(),
+            data_dir: data_dir.to_path_buf(),
+            _tmp: None,
+            args: Vec::new(),
+        };
+        server.start();
+        server
+    }
+
     /// Starts (again) on the same data dir and arguments.
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "already running");

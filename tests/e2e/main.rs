@@ -12,3 +12,5 @@ mod poison;
 mod auth;
 // The HTTP compatibility matrix of the spec, including the seed's curl commands.
 mod compat;
+// The real client libraries (node-influx, influxdb-python) against the real binary.
+mod clients;
