@@ -14,3 +14,5 @@ mod auth;
 mod compat;
 // The real client libraries (node-influx, influxdb-python) against the real binary.
 mod clients;
+// A faithful Telegraf outputs.influxdb driver: nothing lost, retries only on 5xx.
+mod telegraf;
