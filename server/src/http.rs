@@ -346,3 +346,12 @@ async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
         .content_type("text/plain; version=0.0.4")
         .body(state.metrics.render(&state.engine)))
 }
+
+/// Any other route: a JSON 404 like every other error.
+pub(crate) async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "{} {} not found",
+        req.method(),
+        req.path()
+    )))
+}

@@ -90,6 +90,7 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
                     http::common_headers(method, path, state, srv.call(req))
                 })
                 .configure(http::routes)
+                .default_service(web::to(http::not_found))
         })
         .workers(workers)
         .shutdown_timeout(30)

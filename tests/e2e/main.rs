@@ -16,3 +16,5 @@ mod compat;
 mod clients;
 // A faithful Telegraf outputs.influxdb driver: nothing lost, retries only on 5xx.
 mod telegraf;
+// Random requests never get a 5xx and never change earlier data.
+mod http_fuzz;
