@@ -1,0 +1,341 @@
+//! `strata-load`: a write load generator for InfluxDB-v1-compatible servers (Strata, InfluxDB
+//! 1.x, VictoriaMetrics), in the spirit of influxdata's `inch`.
+//!
+//! Data is generated deterministically from `--seed` with the `lp` encoder and every request
+//! body is built (and gzipped) before the clock starts, so the generator's own cost is not what
+//! is measured. Each series gets strictly increasing timestamps: no point overwrites another.
+//!
+//! `strata-load --url http://127.0.0.1:8086 --token T --series 10000 --batch 5000 --concurrency 4
+//!  --points 1000000 --server-pid $(pidof strata) --json out.json`
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use lp::{encode_line, FieldValue, Line, Precision};
+use strata_benches::SplitMix64;
+
+/// Write load generator for InfluxDB v1 `/write` endpoints.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "strata-load", version)]
+struct Args {
+    /// Base URL of the server.
+    #[arg(long, default_value = "http://127.0.0.1:8086")]
+    url: String,
+    /// Database (`db`).
+    #[arg(long, default_value = "bench")]
+    db: String,
+    /// Retention policy (`rp`), if any.
+    #[arg(long)]
+    rp: Option<String>,
+    /// Token, sent as `Authorization: Token …`.
+    #[arg(long, env = "STRATA_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Distinct series (tag sets).
+    #[arg(long, default_value_t = 10_000)]
+    series: u64,
+    /// Fields per point.
+    #[arg(long, default_value_t = 10)]
+    fields: usize,
+    /// Field types: float, int, or mixed (8 floats then ints, like Telegraf's cpu).
+    #[arg(long, default_value = "mixed")]
+    field_type: String,
+    /// Points per request.
+    #[arg(long, default_value_t = 5_000)]
+    batch: usize,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Gzip request bodies.
+    #[arg(long)]
+    gzip: bool,
+    /// Timestamp precision sent (`precision=`).
+    #[arg(long, default_value = "ns")]
+    precision: String,
+    /// Total points to write.
+    #[arg(long, default_value_t = 1_000_000)]
+    points: u64,
+    /// Limit to this many points per second (0: as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// PID of the server, to report its CPU seconds and peak RSS from /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Write the summary as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Instead of a load: measure this directory's raw fdatasync rate (4 KiB appends) and exit.
+    #[arg(long)]
+    fsync_probe: Option<std::path::PathBuf>,
+}
+
+/// The point number `i` of the run, as line protocol.
+fn point(args: &Args, rng: &mut SplitMix64, i: u64, precision: Precision) -> Line<'static> {
+    let s = i % args.series.max(1);
+    let round = (i / args.series.max(1)) as i64;
+    // 2023-11-14 + 10 s per round, expressed in the chosen precision.
+    let ts_ns = 1_700_000_000_000_000_000 + round * 10_000_000_000;
+    let mut line = Line::new("cpu")
+        .tag("cpu", format!("cpu{}", s % 8))
+        .tag("dc", format!("dc-{}", s % 4))
+        .tag("host", format!("host-{s}"))
+        .tag("os", "linux")
+        .tag("rack", format!("r{}", s % 16));
+    for f in 0..args.fields {
+        let float = match args.field_type.as_str() {
+            "float" => true,
+            "int" => false,
+            _ => f < 8,
+        };
+        let value = if float {
+            FieldValue::F64((rng.unit() * 10_000.0).round() / 100.0)
+        } else {
+            FieldValue::I64(rng.below(1_000_000) as i64)
+        };
+        line = line.field(format!("f{f}"), value);
+    }
+    line.at(ts_ns / precision.nanos_per_unit())
+}
+
+fn build_bodies(args: &Args, precision: Precision) -> Vec<Vec<u8>> {
+    let mut rng = SplitMix64::new(args.seed);
+    let batch = args.batch.max(1) as u64;
+    let requests = args.points.div_ceil(batch);
+    let bar = indicatif::ProgressBar::new(requests).with_message("generating");
+    let mut bodies = Vec::with_capacity(requests as usize);
+    for r in 0..requests {
+        let mut body = Vec::with_capacity(batch as usize * 200);
+        for i in r * batch..((r + 1) * batch).min(args.points) {
+            encode_line(&mut body, &point(args, &mut rng, i, precision)).unwrap_or_else(|e| panic!("generator bug: {e}"));
+        }
+        if args.gzip {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(&body).unwrap_or_else(|e| panic!("gzip: {e}"));
+            body = enc.finish().unwrap_or_else(|e| panic!("gzip: {e}"));
+        }
+        bodies.push(body);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    bodies
+}
+
+/// CPU seconds (user + system) of a process, from /proc.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    let tick = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .unwrap_or(100.0);
+    Some((utime + stime) / tick)
+}
+
+/// Peak resident set (VmHWM) in MiB, from /proc.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+fn fsync_probe(dir: &std::path::Path) -> f64 {
+    let path = dir.join(".strata-fsync-probe");
+    let mut f = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let block = [7u8; 4096];
+    let n = 1000;
+    let started = Instant::now();
+    for _ in 0..n {
+        f.write_all(&block).unwrap_or_else(|e| panic!("write: {e}"));
+        f.sync_data().unwrap_or_else(|e| panic!("fdatasync: {e}"));
+    }
+    let rate = f64::from(n) / started.elapsed().as_secs_f64();
+    let _ = std::fs::remove_file(&path);
+    rate
+}
+
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len().saturating_sub(1)) as f64 * p).round() as usize;
+    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+fn main() {
+    let args = Args::parse();
+    if let Some(dir) = &args.fsync_probe {
+        println!("{:.0}", fsync_probe(dir));
+        return;
+    }
+    let precision: Precision = args.precision.parse().unwrap_or_else(|e| {
+        eprintln!("strata-load: {e}");
+        std::process::exit(2)
+    });
+    eprintln!(
+        "strata-load: {} points, {} series, {} fields, batch {}, {} clients, gzip {}, rate {}",
+        args.points, args.series, args.fields, args.batch, args.concurrency, args.gzip,
+        if args.rate == 0 { "unlimited".to_owned() } else { format!("{}/s", args.rate) }
+    );
+    let bodies = Arc::new(build_bodies(&args, precision));
+    let wire_bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
+    let mut url = format!("{}/write?db={}&precision={}", args.url.trim_end_matches('/'), args.db, args.precision);
+    if let Some(rp) = &args.rp {
+        url.push_str(&format!("&rp={rp}"));
+    }
+    let cpu_before = args.server_pid.and_then(cpu_seconds);
+    let next = Arc::new(AtomicUsize::new(0));
+    let sent_points = Arc::new(AtomicU64::new(0));
+    let errors: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+    let bar = indicatif::ProgressBar::new(args.points).with_message("writing");
+    let started = Instant::now();
+    let handles: Vec<_> = (0..args.concurrency.max(1))
+        .map(|_| {
+            let (bodies, next, sent, errors, bar) = (Arc::clone(&bodies), Arc::clone(&next), Arc::clone(&sent_points), Arc::clone(&errors), bar.clone());
+            let (url, args) = (url.clone(), args.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(120))
+                    .build()
+                    .unwrap_or_else(|e| panic!("client: {e}"));
+                let mut latencies = Vec::new();
+                loop {
+                    let r = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(body) = bodies.get(r) else { break };
+                    let points = (args.points - r as u64 * args.batch as u64).min(args.batch as u64);
+                    if args.rate > 0 {
+                        // Start this request when the schedule says its first point is due.
+                        let due = Duration::from_secs_f64(sent.fetch_add(points, Ordering::Relaxed) as f64 / args.rate as f64);
+                        if let Some(wait) = due.checked_sub(started.elapsed()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
+                    let mut req = http.post(&url).body(body.clone());
+                    if let Some(t) = &args.token {
+                        req = req.header("Authorization", format!("Token {t}"));
+                    }
+                    if args.gzip {
+                        req = req.header("Content-Encoding", "gzip");
+                    }
+                    let t = Instant::now();
+                    let outcome = req.send().map(|resp| resp.status().as_u16());
+                    latencies.push(t.elapsed());
+                    match outcome {
+                        Ok(204) => {}
+                        Ok(status) => *errors.lock().unwrap_or_else(|e| e.into_inner()).entry(status.to_string()).or_default() += 1,
+                        Err(e) => *errors.lock().unwrap_or_else(|e| e.into_inner()).entry(format!("connection: {}", e.without_url())).or_default() += 1,
+                    }
+                    bar.inc(points);
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect();
+    let elapsed = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    latencies.sort();
+    let cpu = match (cpu_before, args.server_pid.and_then(cpu_seconds)) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let rss = args.server_pid.and_then(peak_rss_mib);
+    let errors = errors.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let failed: u64 = errors.values().sum();
+    let ok_points = args.points.saturating_sub(failed * args.batch as u64);
+    let summary = serde_json::json!({
+        "points": args.points,
+        "points_acked": ok_points,
+        "seconds": elapsed,
+        "points_per_s": ok_points as f64 / elapsed,
+        "requests_per_s": latencies.len() as f64 / elapsed,
+        "mib_per_s": wire_bytes as f64 / 1048576.0 / elapsed,
+        "latency_ms": {
+            "p50": percentile_ms(&latencies, 0.50),
+            "p90": percentile_ms(&latencies, 0.90),
+            "p99": percentile_ms(&latencies, 0.99),
+            "max": latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        },
+        "errors": errors,
+        "server_cpu_s": cpu,
+        "points_per_server_cpu_s": cpu.filter(|c| *c > 0.0).map(|c| ok_points as f64 / c),
+        "server_peak_rss_mib": rss,
+    });
+    println!(
+        "{:.0} points/s, {:.1} req/s, {:.1} MiB/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; errors {:?}{}",
+        summary["points_per_s"].as_f64().unwrap_or_default(),
+        summary["requests_per_s"].as_f64().unwrap_or_default(),
+        summary["mib_per_s"].as_f64().unwrap_or_default(),
+        summary["latency_ms"]["p50"].as_f64().unwrap_or_default(),
+        summary["latency_ms"]["p90"].as_f64().unwrap_or_default(),
+        summary["latency_ms"]["p99"].as_f64().unwrap_or_default(),
+        summary["latency_ms"]["max"].as_f64().unwrap_or_default(),
+        summary["errors"],
+        match (cpu, rss) {
+            (Some(c), Some(r)) => format!("; server {c:.2} CPU-s ({:.0} points/CPU-s), peak RSS {r:.0} MiB", ok_points as f64 / c.max(1e-9)),
+            _ => String::new(),
+        }
+    );
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&summary).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(extra: &[&str]) -> Args {
+        let mut argv = vec!["strata-load", "--points=2500", "--series=100", "--batch=1000"];
+        argv.extend_from_slice(extra);
+        Args::parse_from(argv)
+    }
+
+    #[test]
+    fn same_seed_same_bodies_and_they_parse_back() {
+        let a = build_bodies(&args(&[]), Precision::Nanoseconds);
+        assert_eq!(a, build_bodies(&args(&[]), Precision::Nanoseconds));
+        assert_ne!(a, build_bodies(&args(&["--seed=2"]), Precision::Nanoseconds));
+        assert_eq!(a.len(), 3, "2500 points in batches of 1000");
+        let mut series = std::collections::HashSet::new();
+        let mut keys = std::collections::HashSet::new();
+        let mut n = 0;
+        for body in &a {
+            for line in lp::Parser::new(body, lp::ParseOptions::default()) {
+                let line = line.unwrap_or_else(|e| panic!("generated line does not parse: {e}"));
+                assert_eq!(line.fields.len(), 10);
+                let host = line.tags.iter().find(|t| t.key == "host").map(|t| t.value.to_string());
+                assert!(keys.insert((host.clone(), line.timestamp)), "a point overwrites another");
+                series.insert(host);
+                n += 1;
+            }
+        }
+        assert_eq!((n, series.len()), (2500, 100));
+    }
+
+    #[test]
+    fn gzip_and_precision() {
+        let a = build_bodies(&args(&["--gzip", "--precision=s"]), Precision::Seconds);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&a[0][..]), &mut text).expect("gunzip");
+        let first = text.lines().next().expect("a line");
+        assert!(first.ends_with(" 1700000000"), "{first}");
+    }
+}
