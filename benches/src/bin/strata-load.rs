@@ -64,6 +64,11 @@ struct Args {
     /// PID of the server, to report its CPU seconds and peak RSS from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// After the load, keep counting the server's CPU until it has been idle for 2 s (at most
+    /// this many seconds), so work a server defers past its acknowledgements (background merges,
+    /// flushes) is charged to the run.
+    #[arg(long, default_value_t = 30)]
+    settle_s: u64,
     /// Write the summary as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -156,6 +161,27 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
         .parse()
         .ok()?;
     Some(kb / 1024.0)
+}
+
+/// Waits until the server used under 2% of a core for 2 s in a row (at most `max`).
+fn settle(pid: u32, max: Duration) {
+    let started = Instant::now();
+    let mut idle_since: Option<Instant> = None;
+    let mut last = cpu_seconds(pid);
+    while started.elapsed() < max {
+        std::thread::sleep(Duration::from_millis(250));
+        let now = cpu_seconds(pid);
+        let busy = match (last, now) {
+            (Some(a), Some(b)) => b - a > 0.005,
+            _ => return,
+        };
+        last = now;
+        if busy {
+            idle_since = None;
+        } else if idle_since.get_or_insert_with(Instant::now).elapsed() >= Duration::from_secs(2) {
+            return;
+        }
+    }
 }
 
 fn fsync_probe(dir: &std::path::Path) -> f64 {
@@ -251,6 +277,9 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     latencies.sort();
+    if let Some(pid) = args.server_pid {
+        settle(pid, Duration::from_secs(args.settle_s));
+    }
     let cpu = match (cpu_before, args.server_pid.and_then(cpu_seconds)) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,

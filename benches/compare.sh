@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Side-by-side write benchmark: Strata (release build), InfluxDB 1.x (Debian `influxdb`) and
+# VictoriaMetrics (Debian `victoria-metrics`), one after another on loopback with fresh data dirs,
+# the same strata-load scenarios against each. Prints a markdown report (also written to
+# $OUT, default benches/compare-latest.md).
+#
+#   bash benches/compare.sh            # full run (~15 min on 2 cores)
+#   POINTS=200000 bash benches/compare.sh   # quicker, smaller
+set -euo pipefail
+cd "$(dirname "$0")/.."
+POINTS=${POINTS:-1000000}
+HC_POINTS=${HC_POINTS:-1000000}
+SEQ_POINTS=${SEQ_POINTS:-2000}
+OUT=${OUT:-benches/compare-latest.md}
+WORK=$(mktemp -d /tmp/strata-compare.XXXXXX)
+PIDS=()
+cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+if ! command -v influxd >/dev/null || ! command -v victoria-metrics >/dev/null; then
+  log "installing reference servers from Debian"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq influxdb victoria-metrics >/dev/null
+fi
+log "building release binaries"
+cargo build --release -q -p server --bin strata -p strata-benches --bin strata-load
+LOAD=target/release/strata-load
+
+wait_ping() { # url
+  for _ in $(seq 1 300); do curl -sf -o /dev/null "$1/ping" && return 0; sleep 0.1; done
+  log "server at $1 did not come up"; return 1
+}
+
+start_server() { # name dir -> sets PID URL TOKEN
+  local name=$1 dir=$2
+  mkdir -p "$dir"
+  case $name in
+    strata)
+      URL=http://127.0.0.1:18086; TOKEN=bench
+      # A 1 s flush interval puts Strata's Parquet flush inside strata-load's settle window, so
+      # its CPU is counted like the other servers' deferred work.
+      target/release/strata serve --http-bind 127.0.0.1:18086 --data-dir "$dir" --admin-token bench \
+        --flush-interval-ms 1000 --log warn >"$dir.log" 2>&1 &
+      PID=$! ;;
+    influxdb)
+      URL=http://127.0.0.1:18087; TOKEN=
+      cat >"$dir.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:18088"
+[meta]
+  dir = "$dir/meta"
+[data]
+  dir = "$dir/data"
+  wal-dir = "$dir/wal"
+  wal-fsync-delay = "0s"
+  max-series-per-database = 0
+  max-values-per-tag = 0
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:18087"
+  log-enabled = false
+[continuous_queries]
+  enabled = false
+CONF
+      influxd -config "$dir.conf" >"$dir.log" 2>&1 &
+      PID=$! ;;
+    victoria-metrics)
+      URL=http://127.0.0.1:18089; TOKEN=
+      victoria-metrics -storageDataPath "$dir" -httpListenAddr 127.0.0.1:18089 -loggerLevel ERROR >"$dir.log" 2>&1 &
+      PID=$! ;;
+  esac
+  PIDS+=("$PID")
+  wait_ping "$URL"
+  if [ "$name" = influxdb ]; then curl -sf -XPOST "$URL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null; fi
+}
+
+stop_server() { # pid dir -> prints bytes on disk after a graceful stop
+  kill -TERM "$1"; for _ in $(seq 1 600); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  du -sb "$2" | cut -f1
+}
+
+run() { # scenario server args...
+  local scenario=$1 server=$2; shift 2
+  local json="$WORK/$scenario-$server.json"
+  log "$scenario on $server: strata-load $*"
+  $LOAD --url "$URL" ${TOKEN:+--token "$TOKEN"} --server-pid "$PID" --json "$json" "$@" >&2
+  echo "$json"
+}
+
+FSYNC=$($LOAD --fsync-probe "$WORK")
+log "raw fdatasync rate of this disk: $FSYNC/s"
+
+declare -A RESULT DISK
+for server in strata influxdb victoria-metrics; do
+  for scenario in a b c d e; do
+    dir="$WORK/$server-$scenario"
+    start_server "$server" "$dir"
+    case $scenario in
+      a) j=$(run a "$server" --series 10000 --batch 5000 --concurrency 4 --points "$POINTS") ;;
+      b) j=$(run b "$server" --series 10000 --batch 5000 --concurrency 4 --points "$POINTS" --gzip) ;;
+      c) j=$(run c "$server" --series 1000000 --batch 5000 --concurrency 4 --points "$HC_POINTS") ;;
+      d) j=$(run d "$server" --series 100 --batch 1 --concurrency 1 --points "$SEQ_POINTS") ;;
+      e) rate=$(python3 -c "import json;print(int(json.load(open('${RESULT[$server-a]}'))['points_per_s']/2))")
+         # 10 s at that rate, at most $POINTS points (bodies are built up front).
+         pts=$((rate * 10)); [ "$pts" -gt "$POINTS" ] && pts=$POINTS
+         j=$(run e "$server" --series 10000 --batch 5000 --concurrency 4 --rate "$rate" --points "$pts") ;;
+    esac
+    RESULT[$server-$scenario]=$j
+    DISK[$server-$scenario]=$(stop_server "$PID" "$dir")
+  done
+done
+
+{
+  echo "Date: $(date -u +%Y-%m-%dT%H:%MZ); commit $(git rev-parse --short HEAD); $(nproc) CPUs, $(free -g | awk '/Mem/{print $2}') GiB RAM, $(lscpu | sed -n 's/^Model name: *//p');"
+  echo "servers: strata $(target/release/strata --version | cut -d' ' -f2), influxd $(influxd version 2>/dev/null | awk '{print $2}'), victoria-metrics $(dpkg-query -W -f='${Version}' victoria-metrics); raw fdatasync ${FSYNC}/s."
+  echo "Command: \`POINTS=$POINTS HC_POINTS=$HC_POINTS SEQ_POINTS=$SEQ_POINTS bash benches/compare.sh\` (load generator and server share the 2 cores)."
+  echo
+  echo "Server CPU is counted from the first request until the server has been idle for 2 s after the last (deferred merges and flushes included); Strata runs with \`--flush-interval-ms 1000\` so its Parquet flush falls in that window."
+  echo
+  echo "Durability when a write is acknowledged — Strata: fdatasync'd WAL (group commit); InfluxDB 1.x: WAL fsync per write (\`wal-fsync-delay = 0s\`); VictoriaMetrics: in memory (flushed to disk about every second)."
+  echo
+  echo "| scenario | server | points/s | points per server CPU-s | p50 ms | p99 ms | peak RSS MiB | bytes on disk | errors |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for scenario in a b c d e; do
+    for server in strata influxdb victoria-metrics; do
+      python3 - "${RESULT[$server-$scenario]}" "$scenario" "$server" "${DISK[$server-$scenario]}" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+names = {"a": "(a) Telegraf-like, batch 5000, 10k series, 4 clients", "b": "(b) = (a) + gzip",
+         "c": "(c) 1M series", "d": "(d) 1 line/request, 1 client", "e": "(e) fixed rate, half of (a)"}
+cpu = r.get("points_per_server_cpu_s")
+print("| %s | %s | %.0f | %s | %.2f | %.2f | %.0f | %s | %s |" % (
+    names[sys.argv[2]], sys.argv[3], r["points_per_s"], "%.0f" % cpu if cpu else "n/a",
+    r["latency_ms"]["p50"], r["latency_ms"]["p99"], r.get("server_peak_rss_mib") or 0,
+    format(int(sys.argv[4]), ","), r["errors"] or "none"))
+PY
+    done
+  done
+} | tee "$OUT"
