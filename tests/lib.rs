@@ -353,3 +353,38 @@ pub fn render_rows(batches: &[RecordBatch]) -> Vec<String> {
     }
     out
 }
+
+/// A small seeded xorshift generator for bounded randomized tests (the seed is printed by each
+/// test so a failure can be replayed).
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A random element.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[(self.next_u64() % items.len() as u64) as usize]
+    }
+
+    /// Up to `max` random bytes from `alphabet`.
+    pub fn bytes(&mut self, max: usize, alphabet: &[u8]) -> Vec<u8> {
+        let n = (self.next_u64() % (max as u64 + 1)) as usize;
+        (0..n).map(|_| *self.pick(alphabet)).collect()
+    }
+}
+
+/// A seed from the clock (odd, as xorshift needs a non-zero state).
+pub fn clock_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1)
+        | 1
+}

@@ -8,16 +8,16 @@
 //!   the same run, are printed to stderr.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use catalog::{Bucket, Catalog, CatalogConfig};
+use catalog::Bucket;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use engine::{Durability, Engine, EngineConfig, WriteRequest};
+use engine::{Engine, WriteRequest};
 use lp::{Line, ParseOptions, Parser, Precision};
-use object_store::local::LocalFileSystem;
-use object_store::path::Path;
 use strata_benches::{generate, Corpus};
+
+#[path = "../support/engine_setup.rs"]
+mod engine_setup;
 
 struct Setup {
     rt: tokio::runtime::Runtime,
@@ -37,40 +37,7 @@ fn setup(dir_in: Option<&std::path::Path>) -> Setup {
         .enable_all()
         .build()
         .expect("runtime");
-    let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("store"));
-    let (engine, bucket) = rt.block_on(async {
-        let catalog = Arc::new(
-            Catalog::open(
-                store.clone(),
-                CatalogConfig {
-                    prefix: Path::from("catalog"),
-                    snapshot_every: 256,
-                },
-            )
-            .await
-            .expect("catalog"),
-        );
-        let bucket = catalog.resolve_v1("bench", "", true).await.expect("bucket");
-        let engine = Engine::open(
-            EngineConfig {
-                parquet_prefix: Path::from("buckets"),
-                flush_table_bytes: usize::MAX,
-                flush_interval: Duration::from_secs(3600),
-                row_group_rows: 262_144,
-                max_string_bytes: 65_536,
-                max_line_bytes: usize::MAX,
-                manifest_prefix: Path::from("manifest"),
-                wal_dir: dir.path().join("wal"),
-                max_buffer_bytes: usize::MAX,
-                durability: Durability::SyncedWal,
-            },
-            store,
-            catalog,
-        )
-        .await
-        .expect("engine");
-        (engine, bucket)
-    });
+    let (engine, bucket) = engine_setup::open_engine(&rt, dir.path());
     Setup {
         rt,
         engine,

@@ -1,15 +1,12 @@
 //! Appends one generated Telegraf-like corpus to engine buffers: a fixed workload for
 //! `valgrind --tool=callgrind --toggle-collect='ingest_corpus::ingest'`.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use catalog::{Catalog, CatalogConfig};
-use engine::{Durability, Engine, EngineConfig, WriteRequest};
+use engine::{Engine, WriteRequest};
 use lp::{Line, ParseOptions, Parser, Precision};
-use object_store::local::LocalFileSystem;
-use object_store::path::Path;
 use strata_benches::{generate, Corpus};
+
+#[path = "../support/engine_setup.rs"]
+mod engine_setup;
 
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -21,50 +18,16 @@ fn main() {
     let lines: Vec<Line<'_>> = Parser::new(&body, ParseOptions::default())
         .map(|l| l.expect("parses"))
         .collect();
-    rt.block_on(async {
-        let store = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).expect("store"));
-        let catalog = Arc::new(
-            Catalog::open(
-                store.clone(),
-                CatalogConfig {
-                    prefix: Path::from("catalog"),
-                    snapshot_every: 256,
-                },
-            )
-            .await
-            .expect("catalog"),
-        );
-        let bucket = catalog.resolve_v1("bench", "", true).await.expect("bucket");
-        let engine = Engine::open(
-            EngineConfig {
-                parquet_prefix: Path::from("buckets"),
-                flush_table_bytes: usize::MAX,
-                flush_interval: Duration::from_secs(3600),
-                row_group_rows: 262_144,
-                max_string_bytes: 65_536,
-                max_line_bytes: usize::MAX,
-                manifest_prefix: Path::from("manifest"),
-                wal_dir: dir.path().join("wal"),
-                max_buffer_bytes: usize::MAX,
-                durability: Durability::SyncedWal,
-            },
-            store,
-            catalog,
-        )
-        .await
-        .expect("engine");
-        engine
-            .write(WriteRequest {
-                bucket: &bucket,
-                body: &body,
-                precision: Precision::Nanoseconds,
-                received_at_ns: 0,
-            })
-            .await
-            .expect("schema");
-        let n = ingest(&engine, &bucket, &lines);
-        println!("appended {n} points");
-    });
+    let (engine, bucket) = engine_setup::open_engine(&rt, dir.path());
+    rt.block_on(engine.write(WriteRequest {
+        bucket: &bucket,
+        body: &body,
+        precision: Precision::Nanoseconds,
+        received_at_ns: 0,
+    }))
+    .expect("schema");
+    let n = ingest(&engine, &bucket, &lines);
+    println!("appended {n} points");
 }
 
 #[inline(never)]

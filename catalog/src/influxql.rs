@@ -292,29 +292,39 @@ impl Parser<'_> {
             .to_owned()
     }
 
-    fn create_database(&mut self) -> Result<Statement, String> {
-        let name = self.ident()?;
-        let (mut rp, mut duration_ns) = (DEFAULT_RP.to_owned(), None);
-        if self.kw("WITH") {
-            loop {
-                if self.kw("DURATION") {
-                    duration_ns = self.duration()?;
-                } else if self.kw("REPLICATION") {
-                    self.number()?;
-                } else if self.kw("SHARD") {
-                    self.expect("DURATION")?;
-                    self.duration()?;
-                } else if self.kw("NAME") {
-                    rp = self.ident()?;
-                } else {
-                    break;
-                }
+    /// The retention-policy options in any order: `DURATION d`, `REPLICATION n`,
+    /// `SHARD DURATION d`, and, where allowed, `NAME rp` and `DEFAULT`.
+    fn rp_options(&mut self, allow_name: bool, allow_default: bool) -> Result<RpOptions, String> {
+        let mut o = RpOptions::default();
+        loop {
+            if self.kw("DURATION") {
+                o.duration_ns = Some(self.duration()?);
+            } else if self.kw("REPLICATION") {
+                self.number()?;
+            } else if self.kw("SHARD") {
+                self.expect("DURATION")?;
+                self.duration()?;
+            } else if allow_name && self.kw("NAME") {
+                o.name = Some(self.ident()?);
+            } else if allow_default && self.kw("DEFAULT") {
+                o.default = true;
+            } else {
+                return Ok(o);
             }
         }
+    }
+
+    fn create_database(&mut self) -> Result<Statement, String> {
+        let name = self.ident()?;
+        let o = if self.kw("WITH") {
+            self.rp_options(true, false)?
+        } else {
+            RpOptions::default()
+        };
         Ok(Statement::CreateDatabase {
             name,
-            rp,
-            duration_ns,
+            rp: o.name.unwrap_or_else(|| DEFAULT_RP.to_owned()),
+            duration_ns: o.duration_ns.flatten(),
         })
     }
 
@@ -322,30 +332,15 @@ impl Parser<'_> {
         let name = self.ident()?;
         self.expect("ON")?;
         let db = self.ident()?;
-        let (mut duration_ns, mut default, mut seen_duration) = (None, false, false);
-        loop {
-            if self.kw("DURATION") {
-                duration_ns = self.duration()?;
-                seen_duration = true;
-            } else if self.kw("REPLICATION") {
-                self.number()?;
-            } else if self.kw("SHARD") {
-                self.expect("DURATION")?;
-                self.duration()?;
-            } else if self.kw("DEFAULT") {
-                default = true;
-            } else {
-                break;
-            }
-        }
-        if !seen_duration {
+        let o = self.rp_options(false, true)?;
+        let Some(duration_ns) = o.duration_ns else {
             return Err(self.err("expected DURATION"));
-        }
+        };
         Ok(Statement::CreateRetentionPolicy {
             name,
             db,
             duration_ns,
-            default,
+            default: o.default,
         })
     }
 
@@ -353,28 +348,23 @@ impl Parser<'_> {
         let name = self.ident()?;
         self.expect("ON")?;
         let db = self.ident()?;
-        let (mut duration_ns, mut default) = (None, false);
-        loop {
-            if self.kw("DURATION") {
-                duration_ns = Some(self.duration()?);
-            } else if self.kw("REPLICATION") {
-                self.number()?;
-            } else if self.kw("SHARD") {
-                self.expect("DURATION")?;
-                self.duration()?;
-            } else if self.kw("DEFAULT") {
-                default = true;
-            } else {
-                break;
-            }
-        }
+        let o = self.rp_options(false, true)?;
         Ok(Statement::AlterRetentionPolicy {
             name,
             db,
-            duration_ns,
-            default,
+            duration_ns: o.duration_ns,
+            default: o.default,
         })
     }
+}
+
+/// Options of a retention-policy clause.
+#[derive(Default)]
+struct RpOptions {
+    /// `Some(None)` is `DURATION INF`.
+    duration_ns: Option<Option<i64>>,
+    name: Option<String>,
+    default: bool,
 }
 
 /// An InfluxQL duration literal (`90m`, `1h30m`, `7d`, `2w`, `500ms`) in nanoseconds.

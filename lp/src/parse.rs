@@ -458,18 +458,10 @@ impl<'a> Parser<'a> {
         let mut i = vs;
         let negative = input.get(i) == Some(&b'-');
         i += usize::from(negative);
-        let int_start = i;
-        let mut mantissa = 0u64;
-        while let Some(&b) = input.get(i) {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            // Up to 19 digits fit in u64; longer runs take the exact slow paths below.
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-            i += 1;
-        }
-        let int_digits = i - int_start;
+        // Up to 19 digits fit in u64; longer runs take the exact slow paths below.
+        let (int_end, mut mantissa) = scan_digits(input, i, 0);
+        let int_digits = int_end - i;
+        i = int_end;
         let slow = |end: usize| -> PResult<(FieldValue<'a>, usize)> {
             let tok = input.get(vs..end).unwrap_or_default();
             let value = match tok.split_last() {
@@ -500,17 +492,10 @@ impl<'a> Parser<'a> {
         }
         let mut frac_digits = 0;
         if input.get(i) == Some(&b'.') {
-            i += 1;
-            let frac_start = i;
-            while let Some(&b) = input.get(i) {
-                let d = b.wrapping_sub(b'0');
-                if d > 9 {
-                    break;
-                }
-                mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d));
-                i += 1;
-            }
-            frac_digits = i - frac_start;
+            let (frac_end, m) = scan_digits(input, i + 1, mantissa);
+            frac_digits = frac_end - (i + 1);
+            mantissa = m;
+            i = frac_end;
         }
         let digits = int_digits + frac_digits;
         if digits > 0 && digits <= 15 && self.value_ends_at(i) {
@@ -570,16 +555,9 @@ impl<'a> Parser<'a> {
         i += usize::from(negative);
         let digits_start = i;
         // Up to 18 digits cannot overflow u64 (or i64): accumulate unchecked, check once.
-        let mut magnitude = 0u64;
-        while let Some(&b) = input.get(i) {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            magnitude = magnitude.wrapping_mul(10).wrapping_add(u64::from(d));
-            i += 1;
-        }
-        let digits = i - digits_start;
+        let (end, magnitude) = scan_digits(input, i, 0);
+        let digits = end - digits_start;
+        i = end;
         if digits == 0 {
             return Err((ErrorKind::BadTimestamp, s));
         }
@@ -617,6 +595,21 @@ impl<'a> Iterator for Parser<'a> {
         let result = self.next_into(&mut line)?;
         Some(result.map(|()| line))
     }
+}
+
+/// Consumes ASCII digits from `i`, folding them into `acc` (wrapping: callers bound the digit
+/// count before trusting the value); returns where the digits end and the value.
+#[inline(always)]
+fn scan_digits(input: &[u8], mut i: usize, mut acc: u64) -> (usize, u64) {
+    while let Some(&b) = input.get(i) {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        acc = acc.wrapping_mul(10).wrapping_add(u64::from(d));
+        i += 1;
+    }
+    (i, acc)
 }
 
 /// Sorts tags by key (1.x's series-key order); false if a key repeats.

@@ -8,23 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use strata_e2e::{client, read_parquet, TestServer};
+use strata_e2e::{client, clock_seed, read_parquet, Rng, TestServer};
 
 const CLIENTS: u64 = 4;
 const POINTS_PER_REQUEST: u64 = 50;
 /// Upper bound on one iteration's write phase.
 const WRITE_PHASE_MAX: Duration = Duration::from_secs(10);
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 fn ids_in_parquet(server: &TestServer) -> HashMap<i64, usize> {
     use arrow::array::{Array, Int64Array};
@@ -54,11 +43,7 @@ fn kill9_loses_no_acknowledged_point_and_duplicates_none() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos() as u64
-        | 1;
+    let seed = clock_seed();
     eprintln!("crash test: {iterations} iterations, seed {seed}");
     let mut rng = Rng(seed);
     // Short flush interval and small buffers: flushes, manifests and WAL deletion all race
@@ -101,7 +86,7 @@ fn kill9_loses_no_acknowledged_point_and_duplicates_none() {
             }));
         }
         next_id += CLIENTS as i64 * 10_000_000;
-        std::thread::sleep(Duration::from_millis(30 + rng.next() % 700));
+        std::thread::sleep(Duration::from_millis(30 + rng.next_u64() % 700));
         server.kill9();
         stop.store(true, Ordering::Relaxed);
         for h in handles {

@@ -3,25 +3,7 @@
 //! noise, gzip of both) — must never get a 5xx, never crash the server, and never change data
 //! written before. Seeded and bounded (`STRATA_HTTP_FUZZ_CASES`, default 400).
 
-use strata_e2e::{client, gzip, read_parquet, render_rows, TestServer, TOKEN};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-    fn bytes(&mut self, max: usize, alphabet: &[u8]) -> Vec<u8> {
-        let n = (self.next() % (max as u64 + 1)) as usize;
-        (0..n).map(|_| *self.pick(alphabet)).collect()
-    }
-}
+use strata_e2e::{client, clock_seed, gzip, read_parquet, render_rows, Rng, TestServer, TOKEN};
 
 #[test]
 fn random_requests_never_5xx_and_never_touch_existing_data() {
@@ -29,11 +11,7 @@ fn random_requests_never_5xx_and_never_touch_existing_data() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(400);
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos() as u64
-        | 1;
+    let seed = clock_seed();
     eprintln!("http fuzz: {cases} cases, seed {seed}");
     let mut rng = Rng(seed);
     let mut server = TestServer::spawn(&["--flush-interval-ms=3600000", "--max-body-bytes=65536"]);
@@ -117,16 +95,16 @@ fn random_requests_never_5xx_and_never_touch_existing_data() {
     for case in 0..cases {
         let method = rng.pick(&methods).clone();
         let path = *rng.pick(&paths);
-        let n_bits = rng.next() % 4;
+        let n_bits = rng.next_u64() % 4;
         let query: Vec<&str> = (0..n_bits).map(|_| *rng.pick(&query_bits)).collect();
         let url = format!("{}?{}", server.url(path), query.join("&"));
-        let mut body = match rng.next() % 3 {
+        let mut body = match rng.next_u64() % 3 {
             0 => rng.bytes(300, lp_alphabet),
             1 => rng.bytes(300, &any_byte),
             _ => b"fz,t=1 v=1 1\nfz v=2i 2\nfz v=\"s\" 3\n".to_vec(),
         };
         let mut req = raw.request(method, &url);
-        match rng.next() % 6 {
+        match rng.next_u64() % 6 {
             0 => req = req.header("Authorization", format!("Token {TOKEN}")),
             1 => req = req.header("Authorization", "Basic !!!notbase64"),
             2 => req = req.header("Authorization", format!("Bearer {TOKEN}")),
@@ -134,7 +112,7 @@ fn random_requests_never_5xx_and_never_touch_existing_data() {
             4 => req = req.header("Authorization", "Token"),
             _ => {}
         }
-        match rng.next() % 5 {
+        match rng.next_u64() % 5 {
             0 => {
                 body = gzip(&body);
                 req = req.header("Content-Encoding", "gzip");

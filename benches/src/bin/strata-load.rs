@@ -75,17 +75,44 @@ struct Args {
     /// Seed of the generated data.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Timestamp (ns) of the first round of points; default: so that the last round is "now"
+    /// (servers with a default retention, like VictoriaMetrics' one month, silently drop old
+    /// points). Set it to make bodies byte-for-byte reproducible.
+    #[arg(long)]
+    start_ns: Option<i64>,
     /// Instead of a load: measure this directory's raw fdatasync rate (4 KiB appends) and exit.
     #[arg(long)]
     fsync_probe: Option<std::path::PathBuf>,
 }
 
+/// Nanoseconds between two rounds of points (each series gets one point per round).
+const ROUND_NS: i64 = 10_000_000_000;
+
+/// The first round's timestamp: `--start-ns`, or so that the last round is about now.
+fn start_ns(args: &Args) -> i64 {
+    args.start_ns.unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or_default();
+        let rounds = (args.points / args.series.max(1)) as i64 + 1;
+        // Whole minutes, so every precision down to `m` keeps points distinct per round.
+        let start = now - rounds * ROUND_NS;
+        start - start.rem_euclid(60_000_000_000)
+    })
+}
+
 /// The point number `i` of the run, as line protocol.
-fn point(args: &Args, rng: &mut SplitMix64, i: u64, precision: Precision) -> Line<'static> {
+fn point(
+    args: &Args,
+    rng: &mut SplitMix64,
+    i: u64,
+    start_ns: i64,
+    precision: Precision,
+) -> Line<'static> {
     let s = i % args.series.max(1);
     let round = (i / args.series.max(1)) as i64;
-    // 2023-11-14 + 10 s per round, expressed in the chosen precision.
-    let ts_ns = 1_700_000_000_000_000_000 + round * 10_000_000_000;
+    let ts_ns = start_ns + round * ROUND_NS;
     let mut line = Line::new("cpu")
         .tag("cpu", format!("cpu{}", s % 8))
         .tag("dc", format!("dc-{}", s % 4))
@@ -110,6 +137,7 @@ fn point(args: &Args, rng: &mut SplitMix64, i: u64, precision: Precision) -> Lin
 
 fn build_bodies(args: &Args, precision: Precision) -> Vec<Vec<u8>> {
     let mut rng = SplitMix64::new(args.seed);
+    let start = start_ns(args);
     let batch = args.batch.max(1) as u64;
     let requests = args.points.div_ceil(batch);
     let bar = indicatif::ProgressBar::new(requests).with_message("generating");
@@ -117,7 +145,8 @@ fn build_bodies(args: &Args, precision: Precision) -> Vec<Vec<u8>> {
     for r in 0..requests {
         let mut body = Vec::with_capacity(batch as usize * 200);
         for i in r * batch..((r + 1) * batch).min(args.points) {
-            encode_line(&mut body, &point(args, &mut rng, i, precision)).unwrap_or_else(|e| panic!("generator bug: {e}"));
+            encode_line(&mut body, &point(args, &mut rng, i, start, precision))
+                .unwrap_or_else(|e| panic!("generator bug: {e}"));
         }
         if args.gzip {
             let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -216,12 +245,26 @@ fn main() {
     });
     eprintln!(
         "strata-load: {} points, {} series, {} fields, batch {}, {} clients, gzip {}, rate {}",
-        args.points, args.series, args.fields, args.batch, args.concurrency, args.gzip,
-        if args.rate == 0 { "unlimited".to_owned() } else { format!("{}/s", args.rate) }
+        args.points,
+        args.series,
+        args.fields,
+        args.batch,
+        args.concurrency,
+        args.gzip,
+        if args.rate == 0 {
+            "unlimited".to_owned()
+        } else {
+            format!("{}/s", args.rate)
+        }
     );
     let bodies = Arc::new(build_bodies(&args, precision));
     let wire_bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
-    let mut url = format!("{}/write?db={}&precision={}", args.url.trim_end_matches('/'), args.db, args.precision);
+    let mut url = format!(
+        "{}/write?db={}&precision={}",
+        args.url.trim_end_matches('/'),
+        args.db,
+        args.precision
+    );
     if let Some(rp) = &args.rp {
         url.push_str(&format!("&rp={rp}"));
     }
@@ -233,7 +276,13 @@ fn main() {
     let started = Instant::now();
     let handles: Vec<_> = (0..args.concurrency.max(1))
         .map(|_| {
-            let (bodies, next, sent, errors, bar) = (Arc::clone(&bodies), Arc::clone(&next), Arc::clone(&sent_points), Arc::clone(&errors), bar.clone());
+            let (bodies, next, sent, errors, bar) = (
+                Arc::clone(&bodies),
+                Arc::clone(&next),
+                Arc::clone(&sent_points),
+                Arc::clone(&errors),
+                bar.clone(),
+            );
             let (url, args) = (url.clone(), args.clone());
             std::thread::spawn(move || {
                 let http = reqwest::blocking::Client::builder()
@@ -244,10 +293,13 @@ fn main() {
                 loop {
                     let r = next.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = bodies.get(r) else { break };
-                    let points = (args.points - r as u64 * args.batch as u64).min(args.batch as u64);
+                    let points =
+                        (args.points - r as u64 * args.batch as u64).min(args.batch as u64);
                     if args.rate > 0 {
                         // Start this request when the schedule says its first point is due.
-                        let due = Duration::from_secs_f64(sent.fetch_add(points, Ordering::Relaxed) as f64 / args.rate as f64);
+                        let due = Duration::from_secs_f64(
+                            sent.fetch_add(points, Ordering::Relaxed) as f64 / args.rate as f64,
+                        );
                         if let Some(wait) = due.checked_sub(started.elapsed()) {
                             std::thread::sleep(wait);
                         }
@@ -264,8 +316,20 @@ fn main() {
                     latencies.push(t.elapsed());
                     match outcome {
                         Ok(204) => {}
-                        Ok(status) => *errors.lock().unwrap_or_else(|e| e.into_inner()).entry(status.to_string()).or_default() += 1,
-                        Err(e) => *errors.lock().unwrap_or_else(|e| e.into_inner()).entry(format!("connection: {}", e.without_url())).or_default() += 1,
+                        Ok(status) => {
+                            *errors
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .entry(status.to_string())
+                                .or_default() += 1
+                        }
+                        Err(e) => {
+                            *errors
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .entry(format!("connection: {}", e.without_url()))
+                                .or_default() += 1
+                        }
                     }
                     bar.inc(points);
                 }
@@ -273,7 +337,10 @@ fn main() {
             })
         })
         .collect();
-    let mut latencies: Vec<Duration> = handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect();
+    let mut latencies: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap_or_default())
+        .collect();
     let elapsed = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     latencies.sort();
@@ -322,8 +389,11 @@ fn main() {
         }
     );
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&summary).unwrap_or_default())
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&summary).unwrap_or_default(),
+        )
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
 }
 
@@ -332,7 +402,13 @@ mod tests {
     use super::*;
 
     fn args(extra: &[&str]) -> Args {
-        let mut argv = vec!["strata-load", "--points=2500", "--series=100", "--batch=1000"];
+        let mut argv = vec![
+            "strata-load",
+            "--start-ns=1700000000000000000",
+            "--points=2500",
+            "--series=100",
+            "--batch=1000",
+        ];
         argv.extend_from_slice(extra);
         Args::parse_from(argv)
     }
@@ -341,7 +417,10 @@ mod tests {
     fn same_seed_same_bodies_and_they_parse_back() {
         let a = build_bodies(&args(&[]), Precision::Nanoseconds);
         assert_eq!(a, build_bodies(&args(&[]), Precision::Nanoseconds));
-        assert_ne!(a, build_bodies(&args(&["--seed=2"]), Precision::Nanoseconds));
+        assert_ne!(
+            a,
+            build_bodies(&args(&["--seed=2"]), Precision::Nanoseconds)
+        );
         assert_eq!(a.len(), 3, "2500 points in batches of 1000");
         let mut series = std::collections::HashSet::new();
         let mut keys = std::collections::HashSet::new();
@@ -350,8 +429,15 @@ mod tests {
             for line in lp::Parser::new(body, lp::ParseOptions::default()) {
                 let line = line.unwrap_or_else(|e| panic!("generated line does not parse: {e}"));
                 assert_eq!(line.fields.len(), 10);
-                let host = line.tags.iter().find(|t| t.key == "host").map(|t| t.value.to_string());
-                assert!(keys.insert((host.clone(), line.timestamp)), "a point overwrites another");
+                let host = line
+                    .tags
+                    .iter()
+                    .find(|t| t.key == "host")
+                    .map(|t| t.value.to_string());
+                assert!(
+                    keys.insert((host.clone(), line.timestamp)),
+                    "a point overwrites another"
+                );
                 series.insert(host);
                 n += 1;
             }
@@ -363,7 +449,8 @@ mod tests {
     fn gzip_and_precision() {
         let a = build_bodies(&args(&["--gzip", "--precision=s"]), Precision::Seconds);
         let mut text = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&a[0][..]), &mut text).expect("gunzip");
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&a[0][..]), &mut text)
+            .expect("gunzip");
         let first = text.lines().next().expect("a line");
         assert!(first.ends_with(" 1700000000"), "{first}");
     }
