@@ -156,7 +156,8 @@ impl TestServer {
         &self.data_dir
     }
 
-    fn pid(&self) -> u32 {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("running").id()
     }
 

@@ -142,3 +142,46 @@ fn empty_body_is_204() {
         .expect("send");
     assert_eq!(resp.status(), 204);
 }
+
+/// A ~10 MB body of concatenated gzip members that inflates to ~10 GB: 413, quickly, and the
+/// server's memory stays bounded by the body limit (decompression stops at the limit).
+#[test]
+fn gzip_bomb_is_refused_quickly_with_flat_memory() {
+    let server = TestServer::spawn(&[]);
+    let member = {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        enc.write_all(&vec![0u8; 1 << 20]).expect("gzip");
+        enc.finish().expect("gzip")
+    };
+    let members = (10usize << 30) / (1 << 20);
+    let mut bomb = Vec::with_capacity(member.len() * members);
+    for _ in 0..members {
+        bomb.extend_from_slice(&member);
+    }
+    assert!(bomb.len() < 12 << 20, "{} bytes", bomb.len());
+    let started = std::time::Instant::now();
+    let (status, body, _) = json(
+        client()
+            .post(server.url("/write?db=db"))
+            .header("Content-Encoding", "gzip")
+            .body(bomb)
+            .send()
+            .expect("send"),
+    );
+    assert_eq!(status, 413);
+    assert_eq!(body["error"], "request entity too large");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).expect("proc");
+    let peak_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    // 25 MB default limit, plus the wire body, plus the server itself: far from 10 GB.
+    assert!(peak_kb < 400 * 1024, "peak RSS {peak_kb} kB");
+}
