@@ -233,31 +233,79 @@ fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i64, RecordBatch)>> {
         .collect()
 }
 
-/// Sorts rows by every tag column (in column order, i.e. by tag name) and then time: rows of one
-/// series end up together, in time order.
+/// Sorts rows by every tag column (in column order, i.e. by tag name), then time, then arrival,
+/// and merges rows of the same series and timestamp as InfluxDB 1.x does: the result has the
+/// union of their fields, each field taking its last written value (last write wins).
 pub(crate) fn sort_for_file(batch: &RecordBatch) -> Result<RecordBatch> {
+    let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
     let schema = batch.schema();
-    let mut keys: Vec<SortColumn> = schema
+    let is_key = |f: &arrow::datatypes::Field| {
+        matches!(f.data_type(), DataType::Dictionary(_, _)) || f.name() == TIME_COLUMN
+    };
+    // Key columns in sort order: tags by name, then time (the batch's column order).
+    let key_cols: Vec<ArrayRef> = schema
         .fields()
         .iter()
         .zip(batch.columns())
-        .filter(|(f, _)| matches!(f.data_type(), DataType::Dictionary(_, _)))
-        .map(|(_, c)| SortColumn {
+        .filter(|(f, _)| is_key(f))
+        .map(|(_, c)| ArrayRef::clone(c))
+        .collect();
+    if batch.column_by_name(TIME_COLUMN).is_none() {
+        return Err(EngineError::Internal("batch without a time column".into()));
+    }
+    let arrival: ArrayRef = Arc::new(arrow::array::UInt32Array::from_iter_values(
+        0..batch.num_rows() as u32,
+    ));
+    let sort_keys: Vec<SortColumn> = key_cols
+        .iter()
+        .chain(std::iter::once(&arrival))
+        .map(|c| SortColumn {
             values: ArrayRef::clone(c),
             options: None,
         })
         .collect();
-    keys.push(SortColumn {
-        values: ArrayRef::clone(
-            batch
-                .column_by_name(TIME_COLUMN)
-                .ok_or_else(|| EngineError::Internal("batch without a time column".into()))?,
-        ),
-        options: None,
-    });
-    let indices =
-        lexsort_to_indices(&keys, None).map_err(|e| EngineError::Internal(e.to_string()))?;
-    take_record_batch(batch, &indices).map_err(|e| EngineError::Internal(e.to_string()))
+    let order = lexsort_to_indices(&sort_keys, None).map_err(internal)?;
+    let comparators = key_cols
+        .iter()
+        .map(|c| arrow::array::make_comparator(c.as_ref(), c.as_ref(), Default::default()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    let same_point = |a: usize, b: usize| comparators.iter().all(|cmp| cmp(a, b).is_eq());
+    // Runs of equal (series, time) in sorted order: [start, end) positions into `order`.
+    let sorted: Vec<usize> = order.values().iter().map(|&i| i as usize).collect();
+    let mut groups: Vec<(usize, usize)> = Vec::with_capacity(sorted.len());
+    for (pos, &row) in sorted.iter().enumerate() {
+        match groups.last_mut() {
+            Some((start, end)) if same_point(sorted[*start], row) => *end = pos + 1,
+            _ => groups.push((pos, pos + 1)),
+        }
+    }
+    if groups.len() == sorted.len() {
+        return take_record_batch(batch, &order).map_err(internal);
+    }
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        // Keys are equal within a group: take the first row. A field takes its last non-null
+        // value in arrival order (the sort's tie-breaker), or null if the group has none.
+        let pick: arrow::array::UInt32Array = groups
+            .iter()
+            .map(|&(start, end)| {
+                let rows = &sorted[start..end];
+                let chosen = if is_key(field) {
+                    rows[0]
+                } else {
+                    rows.iter()
+                        .rev()
+                        .copied()
+                        .find(|&r| col.is_valid(r))
+                        .unwrap_or(rows[end - start - 1])
+                };
+                Some(chosen as u32)
+            })
+            .collect();
+        columns.push(arrow::compute::take(col.as_ref(), &pick, None).map_err(internal)?);
+    }
+    RecordBatch::try_new(schema, columns).map_err(internal)
 }
 
 /// `YYYY-MM-DD` of a day number since 1970-01-01 (proleptic Gregorian, Howard Hinnant's
@@ -278,6 +326,50 @@ pub(crate) fn civil_date(day: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn same_series_and_time_merge_last_write_wins() {
+        use arrow::array::{Float64Array, Int64Array};
+        use catalog::{ColumnType, FieldType};
+        use lp::FieldValue;
+
+        let mut buf = crate::TableBuffer::default();
+        let t = buf.add_column("t", ColumnType::Tag);
+        let v = buf.add_column("v", ColumnType::Field(FieldType::Float));
+        let w = buf.add_column("w", ColumnType::Field(FieldType::Integer));
+        let rows: [(&str, Option<f64>, Option<i64>, i64); 4] = [
+            ("a", Some(1.0), Some(1), 5),
+            ("b", Some(9.0), None, 5),
+            ("a", Some(2.0), None, 5),
+            ("a", Some(3.0), None, 6),
+        ];
+        for (tag, fv, iv, time) in rows {
+            let fv = fv.map(FieldValue::F64);
+            let iv = iv.map(FieldValue::I64);
+            let fields: Vec<(usize, &FieldValue<'_>)> = [(v, fv.as_ref()), (w, iv.as_ref())]
+                .into_iter()
+                .filter_map(|(i, val)| val.map(|val| (i, val)))
+                .collect();
+            buf.append_row([(t, tag)].into_iter(), fields.into_iter(), time)
+                .expect("append");
+        }
+        let batch = buf.take().expect("take").expect("rows");
+        let out = sort_for_file(&batch).expect("sort");
+        assert_eq!(out.num_rows(), 3);
+        let v = out
+            .column_by_name("v")
+            .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
+            .expect("v");
+        let w = out
+            .column_by_name("w")
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
+            .expect("w");
+        let time = time_column(&out).expect("time");
+        // (a, 5): v from the later write, w kept from the earlier one
+        assert_eq!((v.value(0), w.value(0), time.value(0)), (2.0, 1, 5));
+        assert_eq!((v.value(1), w.is_null(1), time.value(1)), (3.0, true, 6));
+        assert_eq!((v.value(2), w.is_null(2), time.value(2)), (9.0, true, 5));
+    }
 
     #[test]
     fn civil_dates() {

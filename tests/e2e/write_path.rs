@@ -210,3 +210,32 @@ fn buffer_limit_forces_flushes_instead_of_growing() {
     assert!(!server.parquet_files().is_empty(), "{}", server.log());
     assert!(server.log().contains("flush done"), "{}", server.log());
 }
+
+/// Writing the same series and timestamp again overwrites, as in InfluxDB 1.x: one row, the
+/// union of the fields, the later value of each.
+#[test]
+fn same_point_twice_is_one_row_last_write_wins() {
+    let mut server = TestServer::spawn(&["--flush-interval-ms=3600000"]);
+    let http = client();
+    for body in ["m,host=a v=1,w=10i 5", "m,host=a v=2 5", "m,host=b v=7 5"] {
+        let resp = http
+            .post(server.url("/write?db=db"))
+            .body(body)
+            .send()
+            .expect("write");
+        assert_eq!(resp.status(), 204);
+    }
+    assert!(server.stop().success());
+    let rows: Vec<String> = server
+        .parquet_files()
+        .iter()
+        .flat_map(|f| render_rows(&read_parquet(f)))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "host=tag:a v=f64:2.0 w=i64:10 time=ts:5",
+            "host=tag:b v=f64:7.0 time=ts:5"
+        ]
+    );
+}
