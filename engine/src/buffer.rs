@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, StringDictionaryBuilder,
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
     TimestampNanosecondBuilder, UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
@@ -19,8 +19,90 @@ use crate::{EngineError, Result};
 /// The name of the time column in every table.
 pub const TIME_COLUMN: &str = "time";
 
+/// A dictionary-encoded string column. Arrow's `StringDictionaryBuilder` hashes every value; here
+/// a value equal to the previous row's (runs of one series, constant tags) costs one comparison,
+/// and the rest one FNV lookup.
+#[derive(Default)]
+struct TagColumn {
+    keys: Vec<i32>,
+    /// Validity, materialised at the first null.
+    nulls: Option<arrow::array::BooleanBufferBuilder>,
+    values: Vec<String>,
+    index: HashMap<String, i32, std::hash::BuildHasherDefault<Fnv>>,
+    last: Option<i32>,
+}
+
+impl TagColumn {
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn append(&mut self, value: &str) -> Result<()> {
+        let key = match self.last {
+            Some(k)
+                if self
+                    .values
+                    .get(k as usize)
+                    .is_some_and(|v| eq_short(v, value)) =>
+            {
+                k
+            }
+            _ => match self.index.get(value) {
+                Some(&k) => k,
+                None => {
+                    let k = i32::try_from(self.values.len()).map_err(|_| {
+                        EngineError::Internal(
+                            "more than 2^31 distinct tag values in one buffer".into(),
+                        )
+                    })?;
+                    self.values.push(value.to_owned());
+                    self.index.insert(value.to_owned(), k);
+                    k
+                }
+            },
+        };
+        self.last = Some(key);
+        self.keys.push(key);
+        if let Some(n) = &mut self.nulls {
+            n.append(true);
+        }
+        Ok(())
+    }
+
+    fn append_nulls(&mut self, count: usize) {
+        let nulls = self.nulls.get_or_insert_with(|| {
+            let mut b = arrow::array::BooleanBufferBuilder::new(self.keys.len() + count);
+            b.append_n(self.keys.len(), true);
+            b
+        });
+        nulls.append_n(count, false);
+        self.keys.extend(std::iter::repeat_n(0, count));
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        let keys = arrow::array::Int32Array::new(
+            std::mem::take(&mut self.keys).into(),
+            self.nulls
+                .take()
+                .map(|mut n| arrow::buffer::NullBuffer::new(n.finish())),
+        );
+        let values = arrow::array::StringArray::from_iter_values(std::mem::take(&mut self.values));
+        self.index.clear();
+        self.last = None;
+        // Keys are in range by construction; a failure here is a bug, reported as an empty column
+        // of the right length rather than a panic.
+        match arrow::array::DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)) {
+            Ok(a) => Arc::new(a),
+            Err(e) => {
+                tracing::error!(error = %e, "building a tag column failed");
+                arrow::array::new_null_array(&arrow_type(ColumnType::Tag), 0)
+            }
+        }
+    }
+}
+
 enum Builder {
-    Tag(StringDictionaryBuilder<Int32Type>),
+    Tag(TagColumn),
     Float(Float64Builder),
     Integer(Int64Builder),
     Unsigned(UInt64Builder),
@@ -37,7 +119,7 @@ impl std::fmt::Debug for Builder {
 impl Builder {
     fn new(ty: ColumnType) -> Self {
         match ty {
-            ColumnType::Tag => Builder::Tag(StringDictionaryBuilder::new()),
+            ColumnType::Tag => Builder::Tag(TagColumn::default()),
             ColumnType::Field(FieldType::Float) => Builder::Float(Float64Builder::new()),
             ColumnType::Field(FieldType::Integer) => Builder::Integer(Int64Builder::new()),
             ColumnType::Field(FieldType::Unsigned) => Builder::Unsigned(UInt64Builder::new()),
@@ -59,6 +141,11 @@ impl Builder {
     }
 
     fn append_nulls(&mut self, n: usize) {
+        // Even zero nulls would make Arrow materialise a validity bitmap that every later
+        // value then pays for.
+        if n == 0 {
+            return;
+        }
         match self {
             Builder::Tag(b) => b.append_nulls(n),
             Builder::Float(b) => b.append_nulls(n),
@@ -71,7 +158,7 @@ impl Builder {
 
     fn finish(&mut self) -> ArrayRef {
         match self {
-            Builder::Tag(b) => Arc::new(b.finish()),
+            Builder::Tag(b) => b.finish(),
             Builder::Float(b) => Arc::new(b.finish()),
             Builder::Integer(b) => Arc::new(b.finish()),
             Builder::Unsigned(b) => Arc::new(b.finish()),
@@ -108,6 +195,33 @@ pub fn field_type(value: &FieldValue<'_>) -> FieldType {
         FieldValue::U64(_) => FieldType::Unsigned,
         FieldValue::String(_) => FieldType::String,
         FieldValue::Bool(_) => FieldType::Boolean,
+    }
+}
+
+/// String equality without a `memcmp` call for the short keys and tag values that dominate
+/// (two overlapping word loads for up to 16 bytes).
+#[inline(always)]
+pub(crate) fn eq_short(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    let word = |s: &[u8], at: usize| -> u64 {
+        s.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let half = |s: &[u8], at: usize| -> u32 {
+        s.get(at..at + 4)
+            .and_then(|w| w.try_into().ok())
+            .map_or(0, u32::from_le_bytes)
+    };
+    match n {
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 
@@ -222,8 +336,7 @@ impl TableBuffer {
                 ..
             }) = self.columns.get_mut(i)
             {
-                b.append(value)
-                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+                b.append(value)?;
                 bytes += 4;
             }
         }
@@ -295,5 +408,41 @@ impl TableBuffer {
 impl Builder {
     fn append_null_once(&mut self) {
         self.append_nulls(1);
+    }
+}
+
+#[cfg(test)]
+mod eq_short_tests {
+    use super::eq_short;
+
+    #[test]
+    fn agrees_with_string_equality() {
+        let words = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abce",
+            "host",
+            "hosts",
+            "abcdefg",
+            "abcdefh",
+            "abcdefgh",
+            "abcdefgi",
+            "bbcdefgh",
+            "usage_user",
+            "usage_usex",
+            "usage_system_x",
+            "a_rather_long_field_name_x",
+            "a_rather_long_field_name_y",
+            "é",
+            "éa",
+        ];
+        for a in words {
+            for b in words {
+                assert_eq!(eq_short(a, b), a == b, "{a:?} vs {b:?}");
+            }
+        }
     }
 }

@@ -387,12 +387,14 @@ impl TableCursor {
                 .layout_tags
                 .iter()
                 .zip(&line.tags)
-                .all(|(k, t)| *k == t.key)
+                .all(|(k, t)| buffer::eq_short(k, &t.key))
             && self
                 .layout_fields
                 .iter()
                 .zip(&line.fields)
-                .all(|((k, ty), f)| *k == f.key && *ty == buffer::field_type(&f.value))
+                .all(|((k, ty), f)| {
+                    *ty == buffer::field_type(&f.value) && buffer::eq_short(k, &f.key)
+                })
     }
 
     fn remember_layout(&mut self, line: &Line<'_>) {
