@@ -102,7 +102,7 @@ pub struct Field<'a> {
 ///
 /// Tags are sorted by key and unique; field keys are unique (a repeated key keeps its last value,
 /// as 1.x does).
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Line<'a> {
     /// Measurement name, unescaped.
     pub measurement: Cow<'a, str>,
@@ -117,6 +117,20 @@ pub struct Line<'a> {
     pub line_no: usize,
     /// Byte range of the line in the body, without its line terminator.
     pub span: Range<usize>,
+    /// Strings of earlier lines' unescaped values, reused by [`Parser::next_into`] so that
+    /// escapes cost no allocation once warm. Not part of the point.
+    pub(crate) spare: Vec<String>,
+}
+
+impl PartialEq for Line<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.measurement == other.measurement
+            && self.tags == other.tags
+            && self.fields == other.fields
+            && self.timestamp == other.timestamp
+            && self.line_no == other.line_no
+            && self.span == other.span
+    }
 }
 
 impl<'a> Line<'a> {

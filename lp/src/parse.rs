@@ -117,8 +117,7 @@ impl<'a> Parser<'a> {
             if ls >= self.valid_end() {
                 self.revalidate(ls);
             }
-            out.tags.clear();
-            out.fields.clear();
+            recycle(out);
             out.timestamp = None;
             out.line_no = self.line_no;
             return Some(match self.parse_line(ls, out) {
@@ -218,10 +217,20 @@ impl<'a> Parser<'a> {
     }
 
     #[inline(always)]
-    fn ident(&self, a: usize, b: usize, escaped: bool) -> PResult<Cow<'a, str>> {
+    fn ident(
+        &self,
+        a: usize,
+        b: usize,
+        escaped: bool,
+        spare: &mut Vec<String>,
+    ) -> PResult<Cow<'a, str>> {
         let s = self.str_of(a, b)?;
         Ok(if escaped {
-            unescape_ident(s)
+            Cow::Owned(unescape(
+                s,
+                is_ident_escape,
+                spare.pop().unwrap_or_default(),
+            ))
         } else {
             Cow::Borrowed(s)
         })
@@ -310,7 +319,7 @@ impl<'a> Parser<'a> {
         if m_end == ls {
             return Err((ErrorKind::MissingMeasurement, ls));
         }
-        out.measurement = self.ident(ls, m_end, m_esc)?;
+        out.measurement = self.ident(ls, m_end, m_esc, &mut out.spare)?;
         let mut i = m_end;
 
         if self.at(i) == Some(b',') {
@@ -333,10 +342,9 @@ impl<'a> Parser<'a> {
                     };
                     return Err((kind, vs));
                 }
-                out.tags.push(Tag {
-                    key: self.ident(ks, ke, k_esc)?,
-                    value: self.ident(vs, ve, v_esc)?,
-                });
+                let key = self.ident(ks, ke, k_esc, &mut out.spare)?;
+                let value = self.ident(vs, ve, v_esc, &mut out.spare)?;
+                out.tags.push(Tag { key, value });
                 match self.at(ve) {
                     Some(b',') => i = ve,
                     Some(b' ') => {
@@ -373,8 +381,8 @@ impl<'a> Parser<'a> {
             if self.at(ke) != Some(b'=') {
                 return Err((ErrorKind::InvalidFieldFormat, ke));
             }
-            let key = self.ident(ks, ke, k_esc)?;
-            let (value, ve) = self.field_value(ke + 1, &mut extra_newlines)?;
+            let key = self.ident(ks, ke, k_esc, &mut out.spare)?;
+            let (value, ve) = self.field_value(ke + 1, &mut extra_newlines, &mut out.spare)?;
             let kb = key.as_bytes();
             let h = kb.len()
                 ^ (usize::from(kb.first().copied().unwrap_or(0)) << 2)
@@ -420,9 +428,10 @@ impl<'a> Parser<'a> {
         &self,
         vs: usize,
         extra_newlines: &mut usize,
+        spare: &mut Vec<String>,
     ) -> PResult<(FieldValue<'a>, usize)> {
         match self.at(vs) {
-            Some(b'"') => self.string_value(vs, extra_newlines),
+            Some(b'"') => self.string_value(vs, extra_newlines, spare),
             Some(b'0'..=b'9' | b'-' | b'.') => self.number_value(vs),
             Some(b't' | b'T' | b'f' | b'F') => {
                 let te = self.token_end(vs);
@@ -513,6 +522,7 @@ impl<'a> Parser<'a> {
         &self,
         vs: usize,
         extra_newlines: &mut usize,
+        spare: &mut Vec<String>,
     ) -> PResult<(FieldValue<'a>, usize)> {
         let input = self.input;
         let start = vs + 1;
@@ -541,7 +551,11 @@ impl<'a> Parser<'a> {
         *extra_newlines += memchr_iter(b'\n', raw).count();
         let s = self.str_of(start, end)?;
         let value = if escaped {
-            unescape_string(s)
+            Cow::Owned(unescape(
+                s,
+                is_string_escape,
+                spare.pop().unwrap_or_default(),
+            ))
         } else {
             Cow::Borrowed(s)
         };
@@ -643,20 +657,47 @@ fn keep_last_fields(fields: &mut Vec<Field<'_>>) {
     }
 }
 
-/// Resolves `\,` `\ ` `\=` in an identifier; any other backslash stays. Pairs are taken left to
-/// right, matching how the scanner skipped them (`\\` is one pair, kept as written).
-fn unescape_ident(s: &str) -> Cow<'_, str> {
-    unescape(s, |c| matches!(c, b',' | b' ' | b'='))
+/// Most spare strings a [`Line`] keeps for reuse (bounds its memory).
+const SPARE_STRINGS_MAX: usize = 64;
+
+/// Clears `line` for the next parse, keeping the allocations of its unescaped strings.
+fn recycle(line: &mut Line<'_>) {
+    let spare = &mut line.spare;
+    let mut keep = |c: Cow<'_, str>| {
+        if let (Cow::Owned(s), true) = (c, spare.len() < SPARE_STRINGS_MAX) {
+            spare.push(s);
+        }
+    };
+    keep(std::mem::take(&mut line.measurement));
+    for tag in line.tags.drain(..) {
+        keep(tag.key);
+        keep(tag.value);
+    }
+    for field in line.fields.drain(..) {
+        keep(field.key);
+        if let FieldValue::String(s) = field.value {
+            keep(s);
+        }
+    }
 }
 
-/// Resolves `\"` and `\\` in a string field value; any other backslash stays.
-fn unescape_string(s: &str) -> Cow<'_, str> {
-    unescape(s, |c| matches!(c, b'"' | b'\\'))
+/// `\,` `\ ` `\=` resolve in identifiers.
+fn is_ident_escape(c: u8) -> bool {
+    matches!(c, b',' | b' ' | b'=')
 }
 
-fn unescape(s: &str, resolves: impl Fn(u8) -> bool) -> Cow<'_, str> {
+/// `\"` and `\\` resolve in string field values.
+fn is_string_escape(c: u8) -> bool {
+    matches!(c, b'"' | b'\\')
+}
+
+/// Resolves the escapes `resolves` accepts into `out` (cleared first; its allocation reused);
+/// any other backslash stays. Pairs are taken left to right, matching how the scanner skipped
+/// them (`\\` is one pair, kept as written in identifiers).
+fn unescape(s: &str, resolves: fn(u8) -> bool, mut out: String) -> String {
+    out.clear();
+    out.reserve(s.len());
     let b = s.as_bytes();
-    let mut out = String::with_capacity(s.len());
     let (mut copied, mut i) = (0, 0);
     while let Some(off) = memchr(b'\\', b.get(i..).unwrap_or_default()) {
         let k = i + off;
@@ -672,7 +713,7 @@ fn unescape(s: &str, resolves: impl Fn(u8) -> bool) -> Cow<'_, str> {
         }
     }
     out.push_str(s.get(copied..).unwrap_or_default());
-    Cow::Owned(out)
+    out
 }
 
 fn parse_i64(digits: &[u8]) -> Result<i64, ErrorKind> {
