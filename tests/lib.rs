@@ -389,3 +389,25 @@ pub fn clock_seed() -> u64 {
         .unwrap_or(1)
         | 1
 }
+
+/// Sends `n` writes to `url` at once, one thread each, body `body(i)`; returns their statuses.
+pub fn concurrent_writes(url: &str, n: usize, body: impl Fn(usize) -> String) -> Vec<u16> {
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let (url, body) = (url.to_owned(), body(i));
+            std::thread::spawn(move || {
+                client()
+                    .post(&url)
+                    .body(body)
+                    .send()
+                    .expect("send")
+                    .status()
+                    .as_u16()
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect()
+}

@@ -471,22 +471,8 @@ fn admin_cli_talks_to_a_running_server() {
 fn concurrent_first_writes_create_one_bucket_and_one_mapping() {
     let server = TestServer::spawn(&[]);
     let url = server.url("/write?db=race");
-    let handles: Vec<_> = (0..100)
-        .map(|i| {
-            let url = url.clone();
-            std::thread::spawn(move || {
-                client()
-                    .post(&url)
-                    .body(format!("m,w=w{i} v={i}i"))
-                    .send()
-                    .expect("send")
-                    .status()
-                    .as_u16()
-            })
-        })
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().expect("thread"), 204);
+    for status in strata_e2e::concurrent_writes(&url, 100, |i| format!("m,w=w{i} v={i}i")) {
+        assert_eq!(status, 204);
     }
     let http = client();
     let (_, buckets) = status_and_json(

@@ -251,22 +251,8 @@ fn limits_and_queueing() {
     );
     // one write at a time: concurrent clients queue and all succeed
     let url = server.url("/write?db=db");
-    let handles: Vec<_> = (0..16)
-        .map(|i| {
-            let url = url.clone();
-            std::thread::spawn(move || {
-                client()
-                    .post(&url)
-                    .body(format!("q,c=c{i} v=1"))
-                    .send()
-                    .expect("send")
-                    .status()
-                    .as_u16()
-            })
-        })
-        .collect();
-    for h in handles {
-        assert_eq!(h.join().expect("thread"), 204);
+    for status in strata_e2e::concurrent_writes(&url, 16, |i| format!("q,c=c{i} v=1")) {
+        assert_eq!(status, 204);
     }
 }
 
