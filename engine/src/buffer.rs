@@ -330,6 +330,9 @@ impl TableBuffer {
         time_ns: i64,
     ) -> Result<()> {
         let mut bytes = 8;
+        // Columns given a value; each column at most once (keys are unique within a line and
+        // a name is either a tag or a field), so `filled == columns.len()` means none is missing.
+        let mut filled = 0;
         for (i, value) in tags {
             if let Some(Column {
                 builder: Builder::Tag(b),
@@ -338,6 +341,7 @@ impl TableBuffer {
             {
                 b.append(value)?;
                 bytes += 4;
+                filled += 1;
             }
         }
         for (i, value) in fields {
@@ -362,13 +366,16 @@ impl TableBuffer {
                 }
             }
             bytes += 8;
+            filled += 1;
         }
         self.time.append_value(time_ns);
         self.rows += 1;
         // Columns the row did not mention read as null.
-        for col in &mut self.columns {
-            if col.builder.len() < self.rows {
-                col.builder.append_null_once();
+        if filled < self.columns.len() {
+            for col in &mut self.columns {
+                if col.builder.len() < self.rows {
+                    col.builder.append_null_once();
+                }
             }
         }
         self.approx_bytes += bytes;
