@@ -211,56 +211,6 @@ fn time_column(batch: &RecordBatch) -> Result<&TimestampNanosecondArray> {
         .ok_or_else(|| EngineError::Internal("batch without a time column".into()))
 }
 
-/// Merges the batches of one measurement's shards into one batch. Shards grow their columns
-/// independently, so the result has the union of their columns in the canonical order (tags by
-/// name, fields by name, time), null where a shard lacked a column.
-pub(crate) fn merge_shards(parts: Vec<RecordBatch>) -> Result<Option<RecordBatch>> {
-    let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
-    if parts.len() <= 1 {
-        return Ok(parts.into_iter().next());
-    }
-    let mut fields: Vec<arrow::datatypes::FieldRef> = Vec::new();
-    for part in &parts {
-        for f in part.schema().fields() {
-            if !fields.iter().any(|g| g.name() == f.name()) {
-                fields.push(Arc::clone(f));
-            }
-        }
-    }
-    let is_tag =
-        |f: &arrow::datatypes::FieldRef| matches!(f.data_type(), DataType::Dictionary(_, _));
-    fields.sort_by(|a, b| {
-        let rank = |f: &arrow::datatypes::FieldRef| {
-            if f.name() == TIME_COLUMN {
-                2
-            } else if is_tag(f) {
-                0
-            } else {
-                1
-            }
-        };
-        (rank(a), a.name()).cmp(&(rank(b), b.name()))
-    });
-    let schema = Arc::new(arrow::datatypes::Schema::new(fields));
-    let aligned = parts
-        .iter()
-        .map(|part| {
-            let columns = schema
-                .fields()
-                .iter()
-                .map(|f| match part.column_by_name(f.name()) {
-                    Some(c) => ArrayRef::clone(c),
-                    None => arrow::array::new_null_array(f.data_type(), part.num_rows()),
-                })
-                .collect();
-            RecordBatch::try_new(Arc::clone(&schema), columns).map_err(internal)
-        })
-        .collect::<Result<Vec<_>>>()?;
-    arrow::compute::concat_batches(&schema, &aligned)
-        .map(Some)
-        .map_err(internal)
-}
-
 /// Splits a batch into one batch per UTC day, so each file belongs to exactly one day directory
 /// (retention can then drop whole files).
 fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i64, RecordBatch)>> {
@@ -419,43 +369,6 @@ mod tests {
         assert_eq!((v.value(0), w.value(0), time.value(0)), (2.0, 1, 5));
         assert_eq!((v.value(1), w.is_null(1), time.value(1)), (3.0, true, 6));
         assert_eq!((v.value(2), w.is_null(2), time.value(2)), (9.0, true, 5));
-    }
-
-    #[test]
-    fn shards_with_different_columns_merge() {
-        use catalog::{ColumnType, FieldType};
-        use lp::FieldValue;
-
-        let mut a = crate::TableBuffer::default();
-        let t = a.add_column("host", ColumnType::Tag);
-        let v = a.add_column("v", ColumnType::Field(FieldType::Float));
-        a.append_row(
-            [(t, "a")].into_iter(),
-            [(v, &FieldValue::F64(1.0))].into_iter(),
-            1,
-        )
-        .expect("append");
-        let mut b = crate::TableBuffer::default();
-        let w = b.add_column("w", ColumnType::Field(FieldType::Integer));
-        let r = b.add_column("region", ColumnType::Tag);
-        b.append_row(
-            [(r, "eu")].into_iter(),
-            [(w, &FieldValue::I64(7))].into_iter(),
-            2,
-        )
-        .expect("append");
-        let parts = vec![
-            a.take().expect("a").expect("rows"),
-            b.take().expect("b").expect("rows"),
-        ];
-        let merged = merge_shards(parts).expect("merge").expect("rows");
-        let schema = merged.schema();
-        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        assert_eq!(names, ["host", "region", "v", "w", "time"]);
-        assert_eq!(merged.num_rows(), 2);
-        assert_eq!(merged.column(0).null_count(), 1);
-        assert_eq!(merged.column(3).null_count(), 1);
-        assert!(merge_shards(Vec::new()).expect("empty").is_none());
     }
 
     #[test]

@@ -310,42 +310,7 @@ impl WriteOutcome {
     }
 }
 
-/// A measurement's buffer, in one shard per writer thread: a write request appends on the
-/// thread it runs on, so requests on different threads never wait for each other, whatever
-/// series they write. A flush merges the shards.
-#[derive(Debug)]
-struct Shards(Vec<Arc<Mutex<TableBuffer>>>);
-
-impl Shards {
-    fn new() -> Self {
-        Shards((0..shard_count()).map(|_| Arc::default()).collect())
-    }
-
-    /// The calling thread's shard.
-    fn mine(&self) -> Arc<Mutex<TableBuffer>> {
-        let i = SHARD.with(|s| *s) % self.0.len().max(1);
-        self.0.get(i).map(Arc::clone).unwrap_or_default()
-    }
-
-    fn iter(&self) -> impl Iterator<Item = &Arc<Mutex<TableBuffer>>> {
-        self.0.iter()
-    }
-}
-
-/// Shards per measurement: twice the cores, so writer threads rarely share one.
-fn shard_count() -> usize {
-    static COUNT: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *COUNT.get_or_init(|| 2 * std::thread::available_parallelism().map_or(2, |n| n.get()))
-}
-
-static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// This thread's shard number, handed out round-robin on first use.
-    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
-}
-
-type Tables = DashMap<String, Shards>;
+type Tables = DashMap<String, Arc<Mutex<TableBuffer>>>;
 
 #[derive(Debug)]
 struct Inner {
@@ -616,7 +581,7 @@ impl Engine {
         let mut rows = 0;
         for bucket in &self.inner.buffers {
             for table in bucket.value().iter() {
-                rows += table.value().iter().map(|t| t.lock().rows()).sum::<usize>();
+                rows += table.value().lock().rows();
             }
         }
         rows
@@ -768,8 +733,9 @@ impl Engine {
         self.inner.buffers.iter().any(|bucket| {
             bucket.value().iter().any(|t| {
                 t.value()
-                    .iter()
-                    .any(|s| s.lock().oldest().is_some_and(|o| o.elapsed() >= age))
+                    .lock()
+                    .oldest()
+                    .is_some_and(|o| o.elapsed() >= age)
             })
         })
     }
@@ -794,11 +760,7 @@ impl Engine {
             let mut jobs = Vec::new();
             for bucket in &self.inner.buffers {
                 for table in bucket.value().iter() {
-                    let mut parts = Vec::new();
-                    for shard in table.value().iter() {
-                        parts.extend(shard.lock().take()?);
-                    }
-                    if let Some(batch) = flush::merge_shards(parts)? {
+                    if let Some(batch) = table.value().lock().take()? {
                         jobs.push(flush::FlushJob {
                             bucket: *bucket.key(),
                             measurement: table.key().clone(),
@@ -1089,13 +1051,9 @@ impl Engine {
                 .value(),
         );
         if let Some(t) = tables.get(measurement) {
-            return t.value().mine();
+            return Arc::clone(t.value());
         }
-        let table = tables
-            .entry(measurement.to_owned())
-            .or_insert_with(Shards::new)
-            .value()
-            .mine();
+        let table = Arc::clone(tables.entry(measurement.to_owned()).or_default().value());
         table
     }
 
