@@ -38,6 +38,7 @@ mod encode;
 mod error;
 mod parse;
 mod precision;
+mod scan;
 #[cfg(any(test, feature = "test-helpers"))]
 pub mod test_helpers;
 
@@ -119,7 +120,23 @@ pub struct Line<'a> {
     pub span: Range<usize>,
     /// Strings of earlier lines' unescaped values, reused by [`Parser::next_into`] so that
     /// escapes cost no allocation once warm. Not part of the point.
-    pub(crate) spare: Vec<String>,
+    pub(crate) spare: Spare,
+}
+
+/// Recycled `String`s for unescaped values, and whether any is out in the current line (if
+/// none is, clearing the line needs no walk over its strings).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Spare {
+    pub(crate) strings: Vec<String>,
+    pub(crate) lent: bool,
+}
+
+impl Spare {
+    /// An empty string to unescape into, reusing an earlier line's allocation when there is one.
+    pub(crate) fn take(&mut self) -> String {
+        self.lent = true;
+        self.strings.pop().unwrap_or_default()
+    }
 }
 
 impl PartialEq for Line<'_> {

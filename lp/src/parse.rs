@@ -8,9 +8,12 @@
 
 use std::borrow::Cow;
 
-use memchr::{memchr, memchr2, memchr_iter};
+use std::cell::Cell;
 
-use crate::{ErrorKind, Field, FieldValue, Line, LineError, Precision, Tag};
+use memchr::{memchr, memchr_iter};
+
+use crate::scan::{digits as scan_digits, short_number, stop_mask, string_mask};
+use crate::{ErrorKind, Field, FieldValue, Line, LineError, Precision, Spare, Tag};
 
 /// How to parse a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,22 +47,14 @@ pub struct Parser<'a> {
     /// The longest valid UTF-8 run starting at `text_start` (a line start).
     text: &'a str,
     text_start: usize,
+    /// [`stop_mask`] of the 64 bytes from `stops_at`, cached: one classification serves every
+    /// token that ends in those bytes (a Telegraf line has ~30 tokens in ~260 bytes).
+    stops: Cell<u64>,
+    stops_at: Cell<usize>,
 }
 
 /// An error kind and the absolute byte offset where it was found.
 type PResult<T> = Result<T, (ErrorKind, usize)>;
-
-/// Bytes that end an identifier (measurement, tag key/value, field key) or need a closer look.
-static IDENT_STOP: [bool; 256] = {
-    let mut t = [false; 256];
-    t[b',' as usize] = true;
-    t[b' ' as usize] = true;
-    t[b'=' as usize] = true;
-    t[b'\\' as usize] = true;
-    t[b'\n' as usize] = true;
-    t[b'\r' as usize] = true;
-    t
-};
 
 /// Powers of ten that f64 represents exactly (the fast path of float parsing).
 static POW10: [f64; 23] = [
@@ -77,6 +72,8 @@ impl<'a> Parser<'a> {
             opts,
             text: "",
             text_start: 0,
+            stops: Cell::new(0),
+            stops_at: Cell::new(0),
         };
         parser.revalidate(0);
         parser
@@ -211,57 +208,109 @@ impl<'a> Parser<'a> {
         }
         let rel_a = a.wrapping_sub(self.text_start);
         let rel_b = b.wrapping_sub(self.text_start);
-        self.text
-            .get(rel_a..rel_b)
-            .ok_or((ErrorKind::InvalidUtf8, a))
+        if rel_a > rel_b || rel_b > self.text.len() {
+            return Err((ErrorKind::InvalidUtf8, a));
+        }
+        debug_assert!(self.text.is_char_boundary(rel_a) && self.text.is_char_boundary(rel_b));
+        // SAFETY: the range is inside `text` (checked above). Both ends are char boundaries:
+        // every caller passes a token start that follows an ASCII byte (a delimiter, quote,
+        // whitespace or newline) or is a line start, and a token end that is an ASCII byte (the
+        // delimiter, quote or non-digit that stopped the scan) or the end of `text`; in valid
+        // UTF-8 a byte after an ASCII byte, and an ASCII byte itself, always start a char.
+        // (The fuzz target runs with debug assertions, which check this.) It saves the two
+        // boundary tests per token that `str::get` repeats.
+        Ok(unsafe { self.text.get_unchecked(rel_a..rel_b) })
     }
 
+    /// The first byte at or after `i` that is in `scan::IDENT_STOP`, or the end of input.
+    #[inline(always)]
+    fn next_stop(&self, i: usize) -> usize {
+        let off = i.wrapping_sub(self.stops_at.get());
+        if off < 64 {
+            let m = self.stops.get() >> off;
+            if m != 0 {
+                return i + m.trailing_zeros() as usize;
+            }
+        }
+        self.next_stop_refill(i)
+    }
+
+    #[inline(never)]
+    fn next_stop_refill(&self, mut i: usize) -> usize {
+        loop {
+            let m = stop_mask(self.input, i);
+            self.stops.set(m);
+            self.stops_at.set(i);
+            if m != 0 {
+                return i + m.trailing_zeros() as usize;
+            }
+            i += 64;
+        }
+    }
+
+    /// Scans an identifier from `start`: returns its end (the first unescaped delimiter) and
+    /// its text, borrowed unless it held an escape, in which case it is unescaped while being
+    /// scanned (into a recycled string). A measurement may contain `=`; keys and tag values
+    /// may not.
     #[inline(always)]
     fn ident(
         &self,
-        a: usize,
-        b: usize,
-        escaped: bool,
-        spare: &mut Vec<String>,
-    ) -> PResult<Cow<'a, str>> {
-        let s = self.str_of(a, b)?;
-        Ok(if escaped {
-            Cow::Owned(unescape(
-                s,
-                is_ident_escape,
-                spare.pop().unwrap_or_default(),
-            ))
-        } else {
-            Cow::Borrowed(s)
-        })
-    }
-
-    /// Scans an identifier from `i`; returns its end (the first unescaped delimiter) and whether
-    /// it contained a backslash. A measurement may contain `=`; keys and tag values may not.
-    #[inline(always)]
-    fn scan_ident(&self, mut i: usize, measurement: bool) -> (usize, bool) {
-        let input = self.input;
-        let mut escaped = false;
-        while let Some(&b) = input.get(i) {
-            if !IDENT_STOP[b as usize] {
-                i += 1;
-                continue;
-            }
-            match b {
-                b'\\' => {
-                    escaped = true;
-                    // A newline is never escaped: it always ends the line.
-                    i += match input.get(i + 1) {
-                        None | Some(b'\n' | b'\r') => 1,
-                        Some(_) => 2,
-                    };
-                }
-                b'=' if measurement => i += 1,
-                b'\r' if !self.is_end(i) => i += 1,
-                _ => return (i, escaped),
+        start: usize,
+        measurement: bool,
+        spare: &mut Spare,
+    ) -> PResult<(usize, Cow<'a, str>)> {
+        let mut i = start;
+        loop {
+            i = self.next_stop(i);
+            match self.at(i) {
+                Some(b'\\') => return self.ident_escaped(start, i, measurement, spare),
+                Some(b'=') if measurement => i += 1,
+                Some(b'\r') if !self.is_end(i) => i += 1,
+                _ => return Ok((i, Cow::Borrowed(self.str_of(start, i)?))),
             }
         }
-        (i, escaped)
+    }
+
+    /// The rest of [`Self::ident`] from its first backslash (at `i`): unescapes while scanning.
+    #[inline(never)]
+    fn ident_escaped(
+        &self,
+        start: usize,
+        mut i: usize,
+        measurement: bool,
+        spare: &mut Spare,
+    ) -> PResult<(usize, Cow<'a, str>)> {
+        let mut unescaped: Option<String> = None;
+        let mut copied = start;
+        loop {
+            match self.at(i) {
+                Some(b'\\') => match self.at(i + 1) {
+                    // A newline is never escaped: it always ends the line.
+                    None | Some(b'\n' | b'\r') => i += 1,
+                    Some(c) => {
+                        if is_ident_escape(c) {
+                            let out = unescaped.get_or_insert_with(|| spare.take());
+                            out.push_str(self.str_of(copied, i)?);
+                            out.push(char::from(c));
+                            copied = i + 2;
+                        }
+                        i += 2;
+                    }
+                },
+                Some(b'=') if measurement => i += 1,
+                Some(b'\r') if !self.is_end(i) => i += 1,
+                _ => break,
+            }
+            i = self.next_stop(i);
+        }
+        let text = match unescaped {
+            None => Cow::Borrowed(self.str_of(start, i)?),
+            Some(mut out) => {
+                out.push_str(self.str_of(copied, i)?);
+                Cow::Owned(out)
+            }
+        };
+        Ok((i, text))
     }
 
     fn skip_ws(&self, mut i: usize) -> usize {
@@ -274,13 +323,14 @@ impl<'a> Parser<'a> {
     /// End of a token (number, boolean): the next `,`, space or line end.
     #[inline(always)]
     fn token_end(&self, mut i: usize) -> usize {
-        while let Some(b) = self.at(i) {
-            if b == b',' || b == b' ' || b == b'\n' || (b == b'\r' && self.is_end(i)) {
-                break;
+        loop {
+            i = self.next_stop(i);
+            match self.at(i) {
+                None | Some(b',' | b' ' | b'\n') => return i,
+                Some(b'\r') if self.is_end(i) => return i,
+                Some(_) => i += 1,
             }
-            i += 1;
         }
-        i
     }
 
     /// Where a rejected line ends, by 1.x's `scanLine` rules: a newline ends the line unless it is
@@ -315,17 +365,17 @@ impl<'a> Parser<'a> {
     }
 
     fn parse_line(&self, ls: usize, out: &mut Line<'a>) -> PResult<LineEnd> {
-        let (m_end, m_esc) = self.scan_ident(ls, true);
+        let (m_end, measurement) = self.ident(ls, true, &mut out.spare)?;
         if m_end == ls {
             return Err((ErrorKind::MissingMeasurement, ls));
         }
-        out.measurement = self.ident(ls, m_end, m_esc, &mut out.spare)?;
+        out.measurement = measurement;
         let mut i = m_end;
 
         if self.at(i) == Some(b',') {
             loop {
                 let ks = i + 1;
-                let (ke, k_esc) = self.scan_ident(ks, false);
+                let (ke, key) = self.ident(ks, false, &mut out.spare)?;
                 if ke == ks {
                     return Err((ErrorKind::MissingTagKey, ks));
                 }
@@ -333,7 +383,7 @@ impl<'a> Parser<'a> {
                     return Err((ErrorKind::MissingTagValue, ke));
                 }
                 let vs = ke + 1;
-                let (ve, v_esc) = self.scan_ident(vs, false);
+                let (ve, value) = self.ident(vs, false, &mut out.spare)?;
                 if ve == vs {
                     let kind = if self.at(vs) == Some(b'=') {
                         ErrorKind::InvalidTagFormat
@@ -342,8 +392,6 @@ impl<'a> Parser<'a> {
                     };
                     return Err((kind, vs));
                 }
-                let key = self.ident(ks, ke, k_esc, &mut out.spare)?;
-                let value = self.ident(vs, ve, v_esc, &mut out.spare)?;
                 out.tags.push(Tag { key, value });
                 match self.at(ve) {
                     Some(b',') => i = ve,
@@ -374,14 +422,13 @@ impl<'a> Parser<'a> {
         let (mut seen, mut maybe_dup) = (0u64, false);
         loop {
             let ks = i;
-            let (ke, k_esc) = self.scan_ident(ks, false);
+            let (ke, key) = self.ident(ks, false, &mut out.spare)?;
             if ke == ks {
                 return Err((ErrorKind::MissingFieldKey, ks));
             }
             if self.at(ke) != Some(b'=') {
                 return Err((ErrorKind::InvalidFieldFormat, ke));
             }
-            let key = self.ident(ks, ke, k_esc, &mut out.spare)?;
             let (value, ve) = self.field_value(ke + 1, &mut extra_newlines, &mut out.spare)?;
             let kb = key.as_bytes();
             let h = kb.len()
@@ -428,7 +475,7 @@ impl<'a> Parser<'a> {
         &self,
         vs: usize,
         extra_newlines: &mut usize,
-        spare: &mut Vec<String>,
+        spare: &mut Spare,
     ) -> PResult<(FieldValue<'a>, usize)> {
         match self.at(vs) {
             Some(b'"') => self.string_value(vs, extra_newlines, spare),
@@ -467,10 +514,28 @@ impl<'a> Parser<'a> {
         let mut i = vs;
         let negative = input.get(i) == Some(&b'-');
         i += usize::from(negative);
-        // Up to 19 digits fit in u64; longer runs take the exact slow paths below.
-        let (int_end, mut mantissa) = scan_digits(input, i, 0);
-        let int_digits = int_end - i;
-        i = int_end;
+        // `digits[.digits]` in one 8-byte word when it fits (Telegraf's `12.34`, `42i`);
+        // otherwise digit runs of any length. Up to 19 digits fit in u64; longer runs take the
+        // exact slow paths below.
+        let (int_digits, frac_digits, dot, mantissa);
+        if let Some(n) = short_number(input, i) {
+            (int_digits, frac_digits, dot, mantissa) =
+                (n.int_digits, n.frac_digits, n.dot, n.mantissa);
+            i = n.end;
+        } else {
+            let (int_end, m) = scan_digits(input, i, 0);
+            int_digits = int_end - i;
+            i = int_end;
+            dot = input.get(i) == Some(&b'.');
+            if dot {
+                let (frac_end, m) = scan_digits(input, i + 1, m);
+                frac_digits = frac_end - (i + 1);
+                mantissa = m;
+                i = frac_end;
+            } else {
+                (frac_digits, mantissa) = (0, m);
+            }
+        }
         let slow = |end: usize| -> PResult<(FieldValue<'a>, usize)> {
             let tok = input.get(vs..end).unwrap_or_default();
             let value = match tok.split_last() {
@@ -480,40 +545,45 @@ impl<'a> Parser<'a> {
             };
             value.map(|v| (v, end)).map_err(|k| (k, vs))
         };
-        match input.get(i) {
-            Some(b'i') if int_digits > 0 && self.value_ends_at(i + 1) => {
-                if int_digits <= 18 {
-                    let v = mantissa as i64;
-                    return Ok((FieldValue::I64(if negative { -v } else { v }), i + 1));
+        if !dot {
+            match input.get(i) {
+                Some(b'i') if int_digits > 0 && self.value_ends_at(i + 1) => {
+                    if int_digits <= 18 {
+                        let v = mantissa as i64;
+                        return Ok((FieldValue::I64(if negative { -v } else { v }), i + 1));
+                    }
+                    return slow(i + 1);
                 }
-                return slow(i + 1);
+                Some(b'u') if int_digits > 0 && self.value_ends_at(i + 1) => {
+                    if negative {
+                        return Err((ErrorKind::InvalidNumber, vs));
+                    }
+                    if int_digits <= 19 {
+                        return Ok((FieldValue::U64(mantissa), i + 1));
+                    }
+                    return slow(i + 1);
+                }
+                _ => {}
             }
-            Some(b'u') if int_digits > 0 && self.value_ends_at(i + 1) => {
-                if negative {
-                    return Err((ErrorKind::InvalidNumber, vs));
-                }
-                if int_digits <= 19 {
-                    return Ok((FieldValue::U64(mantissa), i + 1));
-                }
-                return slow(i + 1);
-            }
-            _ => {}
-        }
-        let mut frac_digits = 0;
-        if input.get(i) == Some(&b'.') {
-            let (frac_end, m) = scan_digits(input, i + 1, mantissa);
-            frac_digits = frac_end - (i + 1);
-            mantissa = m;
-            i = frac_end;
         }
         let digits = int_digits + frac_digits;
-        if digits > 0 && digits <= 15 && self.value_ends_at(i) {
-            // Exact: mantissa < 10^15 < 2^53 and 10^frac_digits (<= 10^15) are both exact f64s,
-            // so one IEEE division is correctly rounded.
-            if let Some(p) = POW10.get(frac_digits) {
-                let v = mantissa as f64 / p;
-                return Ok((FieldValue::F64(if negative { -v } else { v }), i));
+        if digits > 0 && self.value_ends_at(i) {
+            if digits <= 15 {
+                // Exact: mantissa < 10^15 < 2^53 and 10^frac_digits (<= 10^15) are both exact
+                // f64s, so one IEEE division is correctly rounded.
+                if let Some(p) = POW10.get(frac_digits) {
+                    let v = mantissa as f64 / p;
+                    return Ok((FieldValue::F64(if negative { -v } else { v }), i));
+                }
             }
+            // A plain decimal (sign, digits, one dot) is valid line protocol as scanned: only
+            // the correctly rounded conversion is left, which std does without a second
+            // validation pass of ours.
+            let text = self.str_of(vs, i)?;
+            return match text.parse::<f64>() {
+                Ok(v) if v.is_finite() => Ok((FieldValue::F64(v), i)),
+                _ => Err((ErrorKind::InvalidFloat, vs)),
+            };
         }
         slow(self.token_end(i))
     }
@@ -522,22 +592,45 @@ impl<'a> Parser<'a> {
         &self,
         vs: usize,
         extra_newlines: &mut usize,
-        spare: &mut Vec<String>,
+        spare: &mut Spare,
     ) -> PResult<(FieldValue<'a>, usize)> {
         let input = self.input;
         let start = vs + 1;
+        let mut newlines = 0;
+        let mut unescaped: Option<String> = None;
+        let mut copied = start;
+        // Walk the closing quote, backslashes and newlines 64 bytes at a time, unescaping as we
+        // go; a backslash hides the byte after it (a newline there still counts as a physical
+        // line).
         let mut j = start;
-        let mut escaped = false;
-        let end = loop {
-            let rest = input.get(j..).unwrap_or_default();
-            match memchr2(b'"', b'\\', rest) {
-                None => return Err((ErrorKind::UnbalancedQuotes, vs)),
-                Some(off) if rest.get(off) == Some(&b'\\') => {
-                    escaped = true;
-                    j += off + 2;
+        let end = 'scan: loop {
+            let mut m = string_mask(input, j);
+            let mut next = j + 64;
+            while m != 0 {
+                let p = j + m.trailing_zeros() as usize;
+                m &= m - 1;
+                match input.get(p) {
+                    None => return Err((ErrorKind::UnbalancedQuotes, vs)),
+                    Some(b'"') => break 'scan p,
+                    Some(b'\\') => {
+                        let hidden = input.get(p + 1).copied();
+                        newlines += usize::from(hidden == Some(b'\n'));
+                        if let Some(c) = hidden.filter(|&c| is_string_escape(c)) {
+                            let out = unescaped.get_or_insert_with(|| spare.take());
+                            out.push_str(self.str_of(copied, p)?);
+                            out.push(char::from(c));
+                            copied = p + 2;
+                        }
+                        if p + 1 - j < 64 {
+                            m &= !(1u64 << (p + 1 - j));
+                        } else {
+                            next = p + 2;
+                        }
+                    }
+                    Some(_) => newlines += 1,
                 }
-                Some(off) => break j + off,
             }
+            j = next;
         };
         if end - start > self.opts.max_string_bytes {
             return Err((
@@ -547,17 +640,13 @@ impl<'a> Parser<'a> {
                 vs,
             ));
         }
-        let raw = input.get(start..end).unwrap_or_default();
-        *extra_newlines += memchr_iter(b'\n', raw).count();
-        let s = self.str_of(start, end)?;
-        let value = if escaped {
-            Cow::Owned(unescape(
-                s,
-                is_string_escape,
-                spare.pop().unwrap_or_default(),
-            ))
-        } else {
-            Cow::Borrowed(s)
+        *extra_newlines += newlines;
+        let value = match unescaped {
+            None => Cow::Borrowed(self.str_of(start, end)?),
+            Some(mut out) => {
+                out.push_str(self.str_of(copied, end)?);
+                Cow::Owned(out)
+            }
         };
         Ok((FieldValue::String(value), end + 1))
     }
@@ -578,9 +667,10 @@ impl<'a> Parser<'a> {
         if !matches!(input.get(i), Some(b' ' | b'\t')) && !self.is_end(i) {
             return Err((ErrorKind::BadTimestamp, i));
         }
-        let value = if digits <= 18 {
-            let v = magnitude as i64;
-            Some(if negative { -v } else { v })
+        let value = if digits <= 19 {
+            // 19 digits stay below 2^64: exact in u64, then range-checked into i64.
+            let v = i128::from(magnitude);
+            i64::try_from(if negative { -v } else { v }).ok()
         } else {
             input
                 .get(digits_start..i)
@@ -609,21 +699,6 @@ impl<'a> Iterator for Parser<'a> {
         let result = self.next_into(&mut line)?;
         Some(result.map(|()| line))
     }
-}
-
-/// Consumes ASCII digits from `i`, folding them into `acc` (wrapping: callers bound the digit
-/// count before trusting the value); returns where the digits end and the value.
-#[inline(always)]
-fn scan_digits(input: &[u8], mut i: usize, mut acc: u64) -> (usize, u64) {
-    while let Some(&b) = input.get(i) {
-        let d = b.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        acc = acc.wrapping_mul(10).wrapping_add(u64::from(d));
-        i += 1;
-    }
-    (i, acc)
 }
 
 /// Sorts tags by key (1.x's series-key order); false if a key repeats.
@@ -662,7 +737,13 @@ const SPARE_STRINGS_MAX: usize = 64;
 
 /// Clears `line` for the next parse, keeping the allocations of its unescaped strings.
 fn recycle(line: &mut Line<'_>) {
-    let spare = &mut line.spare;
+    if !line.spare.lent {
+        line.tags.clear();
+        line.fields.clear();
+        return;
+    }
+    line.spare.lent = false;
+    let spare = &mut line.spare.strings;
     let mut keep = |c: Cow<'_, str>| {
         if let (Cow::Owned(s), true) = (c, spare.len() < SPARE_STRINGS_MAX) {
             spare.push(s);
@@ -689,31 +770,6 @@ fn is_ident_escape(c: u8) -> bool {
 /// `\"` and `\\` resolve in string field values.
 fn is_string_escape(c: u8) -> bool {
     matches!(c, b'"' | b'\\')
-}
-
-/// Resolves the escapes `resolves` accepts into `out` (cleared first; its allocation reused);
-/// any other backslash stays. Pairs are taken left to right, matching how the scanner skipped
-/// them (`\\` is one pair, kept as written in identifiers).
-fn unescape(s: &str, resolves: fn(u8) -> bool, mut out: String) -> String {
-    out.clear();
-    out.reserve(s.len());
-    let b = s.as_bytes();
-    let (mut copied, mut i) = (0, 0);
-    while let Some(off) = memchr(b'\\', b.get(i..).unwrap_or_default()) {
-        let k = i + off;
-        match b.get(k + 1) {
-            Some(&c) if resolves(c) => {
-                out.push_str(s.get(copied..k).unwrap_or_default());
-                out.push(char::from(c));
-                copied = k + 2;
-                i = k + 2;
-            }
-            Some(b'\\') => i = k + 2,
-            _ => i = k + 1,
-        }
-    }
-    out.push_str(s.get(copied..).unwrap_or_default());
-    out
 }
 
 fn parse_i64(digits: &[u8]) -> Result<i64, ErrorKind> {

@@ -65,7 +65,7 @@ pub fn line() -> impl Strategy<Value = Line<'static>> {
             timestamp,
             line_no: 0,
             span: 0..0,
-            spare: Vec::new(),
+            spare: Default::default(),
         })
 }
 
