@@ -12,7 +12,7 @@ use std::cell::Cell;
 
 use memchr::{memchr, memchr_iter};
 
-use crate::scan::{digits as scan_digits, short_number, stop_mask, string_mask};
+use crate::scan::{digits as scan_digits, long_digits, short_number, stop_mask, string_mask};
 use crate::{ErrorKind, Field, FieldValue, Line, LineError, Precision, Spare, Tag};
 
 /// How to parse a body.
@@ -373,6 +373,8 @@ impl<'a> Parser<'a> {
         let mut i = m_end;
 
         if self.at(i) == Some(b',') {
+            // Whether keys arrived in ascending order (Telegraf sorts them): then no sort.
+            let mut ordered = true;
             loop {
                 let ks = i + 1;
                 let (ke, key) = self.ident(ks, false, &mut out.spare)?;
@@ -392,6 +394,9 @@ impl<'a> Parser<'a> {
                     };
                     return Err((kind, vs));
                 }
+                if let Some(prev) = out.tags.last() {
+                    ordered &= key_ascends(&prev.key, &key);
+                }
                 out.tags.push(Tag { key, value });
                 match self.at(ve) {
                     Some(b',') => i = ve,
@@ -403,7 +408,7 @@ impl<'a> Parser<'a> {
                     _ => return Err((ErrorKind::MissingFields, ve)),
                 }
             }
-            if !sort_tags(&mut out.tags) {
+            if !ordered && !sort_tags(&mut out.tags) {
                 return Err((ErrorKind::DuplicateTags, m_end));
             }
         }
@@ -568,9 +573,11 @@ impl<'a> Parser<'a> {
         }
         let digits = int_digits + frac_digits;
         if digits > 0 && self.value_ends_at(i) {
-            if digits <= 15 {
-                // Exact: mantissa < 10^15 < 2^53 and 10^frac_digits (<= 10^15) are both exact
-                // f64s, so one IEEE division is correctly rounded.
+            if digits <= 19 && mantissa <= 1 << 53 {
+                // Exact (Clinger's fast path): 19 digits cannot wrap a u64, a mantissa up to
+                // 2^53 and 10^frac_digits (<= 10^19 < 10^22) are both exact f64s, so one IEEE
+                // division is correctly rounded. Covers nearly all 16–17 digit values in [0, 1)
+                // as well as every short decimal.
                 if let Some(p) = POW10.get(frac_digits) {
                     let v = mantissa as f64 / p;
                     return Ok((FieldValue::F64(if negative { -v } else { v }), i));
@@ -657,8 +664,8 @@ impl<'a> Parser<'a> {
         let negative = input.get(i) == Some(&b'-');
         i += usize::from(negative);
         let digits_start = i;
-        // Up to 18 digits cannot overflow u64 (or i64): accumulate unchecked, check once.
-        let (end, magnitude) = scan_digits(input, i, 0);
+        // Up to 19 digits cannot overflow u64: accumulate unchecked, check once.
+        let (end, magnitude) = long_digits(input, i);
         let digits = end - digits_start;
         i = end;
         if digits == 0 {
@@ -703,17 +710,17 @@ impl<'a> Iterator for Parser<'a> {
 
 /// Sorts tags by key (1.x's series-key order); false if a key repeats.
 fn sort_tags(tags: &mut [Tag<'_>]) -> bool {
-    // Keys usually differ in their first byte (Telegraf sorts them already): decide on that
-    // byte before comparing whole strings.
-    let ascending = |a: &str, b: &str| match (a.as_bytes().first(), b.as_bytes().first()) {
-        (Some(x), Some(y)) if x != y => x < y,
-        _ => a < b,
-    };
-    if tags.windows(2).all(|w| ascending(&w[0].key, &w[1].key)) {
-        return true;
-    }
     tags.sort_by(|a, b| a.key.cmp(&b.key));
     !tags.windows(2).any(|w| w[0].key == w[1].key)
+}
+
+/// `a < b`, deciding on the first byte when it differs (keys usually do).
+#[inline(always)]
+fn key_ascends(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x < y,
+        _ => a < b,
+    }
 }
 
 /// Drops every field whose key appears again later: the last value wins, as in 1.x.

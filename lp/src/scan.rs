@@ -50,10 +50,53 @@ pub(crate) fn stop_mask(input: &[u8], at: usize) -> u64 {
     }
 }
 
-/// Bit `k` set iff `block[k]` is one of `bytes` (`block` is 64 bytes).
+/// Bit `k` set iff `block[k]` is one of `bytes` (`block` is 64 bytes): AVX2 when the CPU has
+/// it (checked once, then a cached flag), SSE2 (the x86_64 baseline) otherwise.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn block_mask_of<const N: usize>(block: &[u8], bytes: &[u8; N]) -> u64 {
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2 (just checked).
+        unsafe { block_mask_avx2(block, bytes) }
+    } else {
+        block_mask_sse2(block, bytes)
+    }
+}
+
+/// [`block_mask_of`] with AVX2: two 32-byte halves.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn block_mask_avx2<const N: usize>(block: &[u8], bytes: &[u8; N]) -> u64 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8, _mm256_setzero_si256,
+    };
+    let Some((lo, hi)) = block.get(..64).map(|b| b.split_at(32)) else {
+        return 0;
+    };
+    // SAFETY: `lo` and `hi` are exactly 32 readable bytes each and `loadu` has no alignment
+    // requirement; the caller guarantees AVX2.
+    let (a, b) = unsafe {
+        (
+            _mm256_loadu_si256(lo.as_ptr().cast::<__m256i>()),
+            _mm256_loadu_si256(hi.as_ptr().cast::<__m256i>()),
+        )
+    };
+    let (mut ha, mut hb) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    for &c in bytes {
+        let splat = _mm256_set1_epi8(c as i8);
+        ha = _mm256_or_si256(ha, _mm256_cmpeq_epi8(a, splat));
+        hb = _mm256_or_si256(hb, _mm256_cmpeq_epi8(b, splat));
+    }
+    u64::from(_mm256_movemask_epi8(ha) as u32) | (u64::from(_mm256_movemask_epi8(hb) as u32) << 32)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn block_mask_sse2<const N: usize>(block: &[u8], bytes: &[u8; N]) -> u64 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
         _mm_setzero_si128,
@@ -220,6 +263,24 @@ pub(crate) fn digits(input: &[u8], mut i: usize, mut acc: u64) -> (usize, u64) {
     (i, acc)
 }
 
+/// [`digits`] from zero, for long runs (timestamps have 19 digits): whole 8-digit words first.
+#[inline(always)]
+pub(crate) fn long_digits(input: &[u8], mut i: usize) -> (usize, u64) {
+    let mut acc = 0u64;
+    while let Some(w) = input
+        .get(i..i + 8)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes)
+    {
+        if non_digits(w) != 0 {
+            break;
+        }
+        acc = acc.wrapping_mul(100_000_000).wrapping_add(eight_digits(w));
+        i += 8;
+    }
+    digits(input, i, acc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +407,16 @@ mod tests {
                     mask_slow(&body, at),
                     "len {len} at {at}"
                 );
+                // Both vector paths, whichever one this CPU takes in `stop_mask`.
+                #[cfg(target_arch = "x86_64")]
+                if let Some(block) = body.get(at..at + 64) {
+                    assert_eq!(block_mask_sse2(block, &IDENT_BYTES), mask_slow(&body, at));
+                    if std::arch::is_x86_feature_detected!("avx2") {
+                        // SAFETY: AVX2 is present (just checked).
+                        let avx = unsafe { block_mask_avx2(block, &IDENT_BYTES) };
+                        assert_eq!(avx, mask_slow(&body, at));
+                    }
+                }
             }
         }
     }

@@ -350,3 +350,53 @@ fn excerpt_is_bounded() {
     assert!(text.ends_with('…'));
     assert_eq!(text.chars().count(), crate::error::EXCERPT_BYTES + 1);
 }
+
+/// Every fast path for decimals (one-word, Clinger up to 2^53 with up to 19 digits) must give
+/// exactly what the correctly rounding std parser gives, including around 2^53 and at 19 digits.
+#[test]
+fn decimal_fast_paths_round_correctly() {
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let mut cases: Vec<String> = vec![
+        "9007199254740992".into(),
+        "9007199254740993".into(),
+        "0.9007199254740993".into(),
+        "900719925474099.3".into(),
+        "1844674407370955161".into(),
+        "0.1844674407370955161".into(),
+        "9999999999999999999".into(),
+        "0.0000000000000000001".into(),
+        "-0.0".into(),
+        "12.34".into(),
+    ];
+    for _ in 0..20_000 {
+        let digits = 1 + (next() % 19) as usize;
+        let mut s: String = (0..digits)
+            .map(|_| char::from(b'0' + (next() % 10) as u8))
+            .collect();
+        let dot = (next() % (digits as u64 + 1)) as usize;
+        s.insert(dot, '.');
+        if next() % 2 == 0 {
+            s.insert(0, '-');
+        }
+        cases.push(s);
+    }
+    for text in cases {
+        let body = format!("m v={text}");
+        let line = Parser::new(body.as_bytes(), ParseOptions::default())
+            .next()
+            .and_then(Result::ok);
+        let expected: f64 = text.parse().expect("std parses it");
+        match line.as_ref().map(|l| &l.fields[0].value) {
+            Some(FieldValue::F64(v)) => {
+                assert_eq!(v.to_bits(), expected.to_bits(), "{text}: {v} vs {expected}")
+            }
+            other => panic!("{text}: {other:?}"),
+        }
+    }
+}
