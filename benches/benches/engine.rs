@@ -2,6 +2,9 @@
 //!
 //! - `ingest`: pre-parsed Telegraf-like points appended to buffers (schema checks + Arrow
 //!   builders), points/s on one core.
+//! - `ingest_concurrent`: the same, from 2 threads at once into one measurement, with one
+//!   buffer shard (every row takes the same lock) and with one shard per thread, side by side:
+//!   the ratio shows what contention on a shared buffer costs.
 //! - `group_commit`: 1-line writes through `Engine::write` (parse, validate, append, WAL,
 //!   fdatasync) from 1, 4, 16 and 64 concurrent writers; throughput is acks/s. Latency
 //!   percentiles of each configuration and the raw `fdatasync` rate of the same disk, measured in
@@ -26,7 +29,7 @@ struct Setup {
     _dir: tempfile::TempDir,
 }
 
-fn setup(dir_in: Option<&std::path::Path>) -> Setup {
+fn setup(dir_in: Option<&std::path::Path>, shards: usize) -> Setup {
     let dir = match dir_in {
         Some(d) => tempfile::tempdir_in(d),
         None => tempfile::tempdir(),
@@ -37,7 +40,7 @@ fn setup(dir_in: Option<&std::path::Path>) -> Setup {
         .enable_all()
         .build()
         .expect("runtime");
-    let (engine, bucket) = engine_setup::open_engine(&rt, dir.path());
+    let (engine, bucket) = engine_setup::open_engine(&rt, dir.path(), shards);
     Setup {
         rt,
         engine,
@@ -47,7 +50,7 @@ fn setup(dir_in: Option<&std::path::Path>) -> Setup {
 }
 
 fn ingest(c: &mut Criterion) {
-    let s = setup(None);
+    let s = setup(None, 1);
     let body = generate(Corpus::Telegraf, 4 * 1024 * 1024, 10_000, 7);
     let lines: Vec<Line<'_>> = Parser::new(&body, ParseOptions::default())
         .map(|l| l.expect("generated lines parse"))
@@ -70,6 +73,45 @@ fn ingest(c: &mut Criterion) {
                 .expect("append")
         })
     });
+    group.finish();
+}
+
+fn ingest_concurrent(c: &mut Criterion) {
+    const THREADS: usize = 2;
+    let body = generate(Corpus::Telegraf, 4 * 1024 * 1024, 10_000, 7);
+    let lines: Vec<Line<'_>> = Parser::new(&body, ParseOptions::default())
+        .map(|l| l.expect("generated lines parse"))
+        .collect();
+    let halves: Vec<&[Line<'_>]> = lines.chunks(lines.len().div_ceil(THREADS)).collect();
+    let mut group = c.benchmark_group("ingest_concurrent");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(lines.len() as u64));
+    for shards in [1usize, THREADS] {
+        let s = setup(None, shards);
+        s.rt.block_on(s.engine.write(WriteRequest {
+            bucket: &s.bucket,
+            body: &body,
+            precision: Precision::Nanoseconds,
+            received_at_ns: 0,
+        }))
+        .expect("first write");
+        group.bench_with_input(
+            BenchmarkId::new(format!("{THREADS}_threads"), format!("{shards}_shards")),
+            &shards,
+            |b, _| {
+                b.iter(|| {
+                    std::thread::scope(|scope| {
+                        for half in &halves {
+                            let (engine, bucket) = (&s.engine, &s.bucket);
+                            scope.spawn(move || {
+                                engine.append_unlogged(bucket, half, 0).expect("append")
+                            });
+                        }
+                    })
+                })
+            },
+        );
+    }
     group.finish();
 }
 
@@ -130,7 +172,7 @@ fn run_writers(s: &Setup, writers: usize, per_writer: usize) -> (Duration, Vec<D
 }
 
 fn group_commit(c: &mut Criterion) {
-    let s = setup(Some(std::path::Path::new(".")));
+    let s = setup(Some(std::path::Path::new(".")), 2);
     // Warm up: schema creation goes through the catalog once.
     run_writers(&s, 1, 10);
     let raw = raw_fdatasync_per_s(s._dir.path(), 500);
@@ -171,5 +213,5 @@ fn group_commit(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, ingest, group_commit);
+criterion_group!(benches, ingest, ingest_concurrent, group_commit);
 criterion_main!(benches);

@@ -18,7 +18,7 @@ fn main() {
     let lines: Vec<Line<'_>> = Parser::new(&body, ParseOptions::default())
         .map(|l| l.expect("parses"))
         .collect();
-    let (engine, bucket) = engine_setup::open_engine(&rt, dir.path());
+    let (engine, bucket) = engine_setup::open_engine(&rt, dir.path(), 1);
     rt.block_on(engine.write(WriteRequest {
         bucket: &bucket,
         body: &body,

@@ -9,8 +9,13 @@ use engine::{Durability, Engine, EngineConfig};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 
-/// An engine on `dir` with bucket `bench/autogen`; runs on `rt`.
-pub(crate) fn open_engine(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> (Engine, Bucket) {
+/// An engine on `dir` with bucket `bench/autogen` and `shards` buffer shards per measurement;
+/// runs on `rt`.
+pub(crate) fn open_engine(
+    rt: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    shards: usize,
+) -> (Engine, Bucket) {
     let store = Arc::new(LocalFileSystem::new_with_prefix(dir).expect("store"));
     rt.block_on(async {
         let catalog = Arc::new(
@@ -37,6 +42,7 @@ pub(crate) fn open_engine(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -
                 wal_dir: dir.join("wal"),
                 max_buffer_bytes: usize::MAX,
                 durability: Durability::SyncedWal,
+                buffer_shards: shards,
             },
             store,
             catalog,

@@ -267,6 +267,20 @@ pub struct TableBuffer {
     approx_bytes: usize,
     /// When the oldest buffered row arrived (for age-based flush).
     oldest: Option<Instant>,
+    /// Which write pass appended which rows: `(pass sequence number, rows so far)` per run of
+    /// rows from one pass. Shards of one measurement are merged at flush, and the sequence
+    /// numbers (taken when a pass starts) restore the order in which writes were made, so the
+    /// last write of a point still wins.
+    runs: Vec<(u64, usize)>,
+}
+
+/// A buffer's rows as one batch, plus the write pass of every row (see [`TableBuffer::take`]).
+#[derive(Debug)]
+pub struct Taken {
+    /// Columns: tags by name, fields by name, then time.
+    pub batch: RecordBatch,
+    /// Pass sequence number of each row.
+    pub seq: arrow::array::UInt64Array,
 }
 
 impl Default for TableBuffer {
@@ -278,6 +292,7 @@ impl Default for TableBuffer {
             rows: 0,
             approx_bytes: 0,
             oldest: None,
+            runs: Vec::new(),
         }
     }
 }
@@ -323,11 +338,14 @@ impl TableBuffer {
 
     /// Appends one row. `tags` and `fields` pair a column index (from [`Self::column`] or
     /// [`Self::add_column`]) with a value whose type the caller has checked against the column.
+    /// `seq` is the sequence number of the write pass the row belongs to (later writes have
+    /// larger numbers).
     pub fn append_row<'v>(
         &mut self,
         tags: impl Iterator<Item = (usize, &'v str)>,
         fields: impl Iterator<Item = (usize, &'v FieldValue<'v>)>,
         time_ns: i64,
+        seq: u64,
     ) -> Result<()> {
         let mut bytes = 8;
         // Columns given a value; each column at most once (keys are unique within a line and
@@ -370,6 +388,10 @@ impl TableBuffer {
         }
         self.time.append_value(time_ns);
         self.rows += 1;
+        match self.runs.last_mut() {
+            Some((s, end)) if *s == seq => *end = self.rows,
+            _ => self.runs.push((seq, self.rows)),
+        }
         // Columns the row did not mention read as null.
         if filled < self.columns.len() {
             for col in &mut self.columns {
@@ -383,9 +405,9 @@ impl TableBuffer {
         Ok(())
     }
 
-    /// Takes every buffered row as one batch (columns: tags by name, fields by name, then time),
-    /// leaving the buffer empty but with the same columns.
-    pub fn take(&mut self) -> Result<Option<RecordBatch>> {
+    /// Takes every buffered row as one batch (columns: tags by name, fields by name, then time)
+    /// with each row's pass sequence number, leaving the buffer empty but with the same columns.
+    pub fn take(&mut self) -> Result<Option<Taken>> {
         if self.rows == 0 {
             return Ok(None);
         }
@@ -403,12 +425,21 @@ impl TableBuffer {
         }
         fields.push(Field::new(TIME_COLUMN, time_type(), false));
         arrays.push(Arc::new(self.time.finish()) as ArrayRef);
+        let mut seq = arrow::array::UInt64Builder::with_capacity(self.rows);
+        let mut from = 0;
+        for (s, end) in self.runs.drain(..) {
+            seq.append_value_n(s, end - from);
+            from = end;
+        }
         self.rows = 0;
         self.approx_bytes = 0;
         self.oldest = None;
-        RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-            .map(Some)
-            .map_err(|e| EngineError::Internal(format!("building a batch: {e}")))
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| EngineError::Internal(format!("building a batch: {e}")))?;
+        Ok(Some(Taken {
+            batch,
+            seq: seq.finish(),
+        }))
     }
 }
 

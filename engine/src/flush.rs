@@ -16,7 +16,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-use crate::buffer::TIME_COLUMN;
+use crate::buffer::{TableBuffer, Taken, TIME_COLUMN};
 use crate::manifest::FileEntry;
 use crate::{EngineError, Result};
 
@@ -26,12 +26,13 @@ const PART_BYTES: usize = 8 * 1024 * 1024;
 /// Attempts per file before a flush is reported as failed.
 const ATTEMPTS_MAX: u32 = 5;
 
-/// One measurement's rows to write.
+/// One measurement's rows to write: the buffers taken from its shards (turned into Arrow
+/// arrays here, on the flush thread, not while writers wait for the flush to take them).
 #[derive(Debug)]
 pub(crate) struct FlushJob {
     pub(crate) bucket: BucketId,
     pub(crate) measurement: String,
-    pub(crate) batch: RecordBatch,
+    pub(crate) parts: Vec<TableBuffer>,
 }
 
 /// Counters the flusher keeps (for `/metrics`).
@@ -102,10 +103,13 @@ pub(crate) fn file_path(
 pub(crate) async fn write_job(
     settings: &FlushSettings,
     ids: &FileIds,
-    job: &FlushJob,
+    job: FlushJob,
 ) -> Result<Vec<FileEntry>> {
     let mut entries = Vec::new();
-    for (day, part) in split_by_day(&job.batch)? {
+    let Some(merged) = merge_parts(job.parts)? else {
+        return Ok(entries);
+    };
+    for (day, part) in split_by_day(merged)? {
         let sorted = sort_for_file(&part)?;
         let time = time_column(&sorted)?;
         let (min_time_ns, max_time_ns) = (
@@ -211,14 +215,68 @@ fn time_column(batch: &RecordBatch) -> Result<&TimestampNanosecondArray> {
         .ok_or_else(|| EngineError::Internal("batch without a time column".into()))
 }
 
-/// Splits a batch into one batch per UTC day, so each file belongs to exactly one day directory
+/// The rows of a measurement's shards as one batch: the union of their columns (a column a
+/// shard lacks reads as null there), in the buffers' order (tags by name, fields by name, time).
+pub(crate) fn merge_parts(parts: Vec<TableBuffer>) -> Result<Option<Taken>> {
+    let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
+    let mut taken = Vec::with_capacity(parts.len());
+    for mut part in parts {
+        taken.extend(part.take()?);
+    }
+    if taken.len() <= 1 {
+        return Ok(taken.pop());
+    }
+    let mut fields: Vec<arrow::datatypes::FieldRef> = Vec::new();
+    for t in &taken {
+        for f in t.batch.schema().fields() {
+            if !fields.iter().any(|g| g.name() == f.name()) {
+                fields.push(arrow::datatypes::FieldRef::clone(f));
+            }
+        }
+    }
+    let rank = |f: &arrow::datatypes::Field| match (f.data_type(), f.name().as_str()) {
+        (DataType::Dictionary(_, _), _) => 0,
+        (_, TIME_COLUMN) => 2,
+        _ => 1,
+    };
+    fields.sort_by(|a, b| (rank(a), a.name()).cmp(&(rank(b), b.name())));
+    let schema = Arc::new(arrow::datatypes::Schema::new(fields));
+    let mut batches = Vec::with_capacity(taken.len());
+    let mut seqs: Vec<&dyn Array> = Vec::with_capacity(taken.len());
+    for t in &taken {
+        let rows = t.batch.num_rows();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                t.batch
+                    .column_by_name(f.name())
+                    .map(ArrayRef::clone)
+                    .unwrap_or_else(|| arrow::array::new_null_array(f.data_type(), rows))
+            })
+            .collect();
+        batches.push(RecordBatch::try_new(Arc::clone(&schema), columns).map_err(internal)?);
+        seqs.push(&t.seq);
+    }
+    let batch = arrow::compute::concat_batches(&schema, &batches).map_err(internal)?;
+    let seq = arrow::compute::concat(&seqs).map_err(internal)?;
+    let seq = seq
+        .as_any()
+        .downcast_ref::<arrow::array::UInt64Array>()
+        .cloned()
+        .ok_or_else(|| EngineError::Internal("sequence column of another type".into()))?;
+    Ok(Some(Taken { batch, seq }))
+}
+
+/// Splits rows into one set per UTC day, so each file belongs to exactly one day directory
 /// (retention can then drop whole files).
-fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i64, RecordBatch)>> {
-    let time = time_column(batch)?;
+fn split_by_day(rows: Taken) -> Result<Vec<(i64, Taken)>> {
+    let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
+    let time = time_column(&rows.batch)?;
     let day_of = |i: usize| time.value(i).div_euclid(NANOS_PER_DAY);
     let first = if time.is_empty() { 0 } else { day_of(0) };
     if (0..time.len()).all(|i| day_of(i) == first) {
-        return Ok(vec![(first, batch.clone())]);
+        return Ok(vec![(first, rows)]);
     }
     let mut days: Vec<i64> = (0..time.len()).map(day_of).collect();
     days.sort_unstable();
@@ -226,18 +284,25 @@ fn split_by_day(batch: &RecordBatch) -> Result<Vec<(i64, RecordBatch)>> {
     days.into_iter()
         .map(|day| {
             let mask: BooleanArray = (0..time.len()).map(|i| Some(day_of(i) == day)).collect();
-            filter_record_batch(batch, &mask)
-                .map(|b| (day, b))
-                .map_err(|e| EngineError::Internal(e.to_string()))
+            let batch = filter_record_batch(&rows.batch, &mask).map_err(internal)?;
+            let seq = arrow::compute::filter(&rows.seq, &mask).map_err(internal)?;
+            let seq = seq
+                .as_any()
+                .downcast_ref::<arrow::array::UInt64Array>()
+                .cloned()
+                .ok_or_else(|| EngineError::Internal("sequence column of another type".into()))?;
+            Ok((day, Taken { batch, seq }))
         })
         .collect()
 }
 
-/// Sorts rows by every tag column (in column order, i.e. by tag name), then time, then arrival,
-/// and merges rows of the same series and timestamp as InfluxDB 1.x does: the result has the
-/// union of their fields, each field taking its last written value (last write wins).
-pub(crate) fn sort_for_file(batch: &RecordBatch) -> Result<RecordBatch> {
+/// Sorts rows by every tag column (in column order, i.e. by tag name), then time, then arrival
+/// (write pass, then position: rows of one pass sit in one shard, in order), and merges rows of
+/// the same series and timestamp as InfluxDB 1.x does: the result has the union of their
+/// fields, each field taking its last written value (last write wins).
+pub(crate) fn sort_for_file(rows: &Taken) -> Result<RecordBatch> {
     let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
+    let batch = &rows.batch;
     let schema = batch.schema();
     let is_key = |f: &arrow::datatypes::Field| {
         matches!(f.data_type(), DataType::Dictionary(_, _)) || f.name() == TIME_COLUMN
@@ -253,12 +318,13 @@ pub(crate) fn sort_for_file(batch: &RecordBatch) -> Result<RecordBatch> {
     if batch.column_by_name(TIME_COLUMN).is_none() {
         return Err(EngineError::Internal("batch without a time column".into()));
     }
-    let arrival: ArrayRef = Arc::new(arrow::array::UInt32Array::from_iter_values(
-        0..batch.num_rows() as u32,
+    let pass: ArrayRef = Arc::new(rows.seq.clone());
+    let position: ArrayRef = Arc::new(arrow::array::UInt64Array::from_iter_values(
+        0..batch.num_rows() as u64,
     ));
     let sort_keys: Vec<SortColumn> = key_cols
         .iter()
-        .chain(std::iter::once(&arrival))
+        .chain([&pass, &position])
         .map(|c| SortColumn {
             values: ArrayRef::clone(c),
             options: None,
@@ -350,11 +416,11 @@ mod tests {
                 .into_iter()
                 .filter_map(|(i, val)| val.map(|val| (i, val)))
                 .collect();
-            buf.append_row([(t, tag)].into_iter(), fields.into_iter(), time)
+            buf.append_row([(t, tag)].into_iter(), fields.into_iter(), time, 1)
                 .expect("append");
         }
-        let batch = buf.take().expect("take").expect("rows");
-        let out = sort_for_file(&batch).expect("sort");
+        let taken = buf.take().expect("take").expect("rows");
+        let out = sort_for_file(&taken).expect("sort");
         assert_eq!(out.num_rows(), 3);
         let v = out
             .column_by_name("v")
@@ -369,6 +435,71 @@ mod tests {
         assert_eq!((v.value(0), w.value(0), time.value(0)), (2.0, 1, 5));
         assert_eq!((v.value(1), w.is_null(1), time.value(1)), (3.0, true, 6));
         assert_eq!((v.value(2), w.is_null(2), time.value(2)), (9.0, true, 5));
+    }
+
+    /// Two shards with different columns, written by interleaved passes: the merge has the
+    /// union of columns, and of two writes of one point the later pass wins wherever its shard
+    /// sits in the merge.
+    #[test]
+    fn shards_merge_by_pass_order() {
+        use arrow::array::{Float64Array, Int64Array};
+        use catalog::{ColumnType, FieldType};
+        use lp::FieldValue;
+
+        let mut a = crate::TableBuffer::default();
+        let mut b = crate::TableBuffer::default();
+        let (at, av) = (
+            a.add_column("host", ColumnType::Tag),
+            a.add_column("v", ColumnType::Field(FieldType::Float)),
+        );
+        let (bw, bt, bv) = (
+            b.add_column("w", ColumnType::Field(FieldType::Integer)),
+            b.add_column("host", ColumnType::Tag),
+            b.add_column("v", ColumnType::Field(FieldType::Float)),
+        );
+        let f = |x: f64| FieldValue::F64(x);
+        // Pass 2 (shard a) writes (h1, t=5) after pass 1 (shard b) did; pass 3 (shard b)
+        // overwrites (h2, t=7) that pass 2 wrote.
+        let one = FieldValue::I64(1);
+        b.append_row(
+            [(bt, "h1")].into_iter(),
+            [(bv, &f(1.0)), (bw, &one)].into_iter(),
+            5,
+            1,
+        )
+        .expect("append");
+        a.append_row([(at, "h1")].into_iter(), [(av, &f(2.0))].into_iter(), 5, 2)
+            .expect("append");
+        a.append_row([(at, "h2")].into_iter(), [(av, &f(3.0))].into_iter(), 7, 2)
+            .expect("append");
+        b.append_row([(bt, "h2")].into_iter(), [(bv, &f(4.0))].into_iter(), 7, 3)
+            .expect("append");
+        {
+            // Shard a first: position order alone would let pass 1 win (h1, 5).
+            let merged = merge_parts(vec![a, b]).expect("merge").expect("rows");
+            let names: Vec<_> = merged
+                .batch
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            assert_eq!(names, ["host", "v", "w", "time"]);
+            assert_eq!(merged.batch.num_rows(), 4);
+            let out = sort_for_file(&merged).expect("sort");
+            assert_eq!(out.num_rows(), 2);
+            let v = out
+                .column_by_name("v")
+                .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
+                .expect("v");
+            let w = out
+                .column_by_name("w")
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
+                .expect("w");
+            // (h1, 5): v from pass 2, w kept from pass 1; (h2, 7): v from pass 3.
+            assert_eq!((v.value(0), w.value(0)), (2.0, 1));
+            assert_eq!((v.value(1), w.is_null(1)), (4.0, true));
+        }
     }
 
     #[test]

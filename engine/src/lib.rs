@@ -35,11 +35,12 @@
 mod buffer;
 mod flush;
 mod manifest;
+mod shards;
 mod wal;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -52,7 +53,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parking_lot::{Mutex, RwLock};
 
-pub use buffer::{arrow_type, field_type, time_type, TableBuffer, TIME_COLUMN};
+pub use buffer::{arrow_type, field_type, time_type, TableBuffer, Taken, TIME_COLUMN};
 pub use flush::FlushStats;
 pub use manifest::FileEntry;
 pub use wal::{WalStats, SYNC_BUCKET_BOUNDS_MS};
@@ -117,6 +118,9 @@ pub struct EngineConfig {
     pub max_buffer_bytes: usize,
     /// What an acknowledged write promises.
     pub durability: Durability,
+    /// Shards per measurement buffer: concurrent writes to one measurement append to different
+    /// shards (one per writer thread is enough; 1 restores a single locked buffer).
+    pub buffer_shards: usize,
 }
 
 /// What a successful [`Engine::write`] promises. There is one policy, and it is the product's
@@ -310,7 +314,7 @@ impl WriteOutcome {
     }
 }
 
-type Tables = DashMap<String, Arc<Mutex<TableBuffer>>>;
+type Tables = DashMap<String, Arc<shards::Shards>>;
 
 #[derive(Debug)]
 struct Inner {
@@ -320,6 +324,9 @@ struct Inner {
     buffers: DashMap<BucketId, Arc<Tables>>,
     /// Approximate bytes in all buffers.
     buffered_bytes: AtomicUsize,
+    /// Sequence number of the next write pass: orders rows of different shards for "last
+    /// write wins" at flush.
+    write_seq: AtomicU64,
     /// Writers hold it shared while they append rows and queue the matching WAL record; a flush
     /// holds it exclusively while it rotates the WAL and takes the buffers. So every row taken
     /// by a flush is in a WAL segment that flush closes, and every row left behind is in a later
@@ -370,7 +377,11 @@ enum Applied {
 struct TableCursor {
     measurement: String,
     schema: Arc<TableSchema>,
-    table: Arc<Mutex<TableBuffer>>,
+    table: Arc<shards::Shards>,
+    /// The shard this pass appends to (one per pass, so a pass's rows keep their order).
+    shard: usize,
+    /// Bytes this pass appended, not yet added to the measurement's and the engine's totals.
+    bytes_added: usize,
     tag_cols: Vec<usize>,
     field_cols: Vec<usize>,
     layout_tags: Vec<String>,
@@ -424,24 +435,38 @@ const CURSORS_MAX: usize = 32;
 struct Cursor {
     tables: Vec<TableCursor>,
     active: usize,
-    /// Bytes appended in this pass, added to the engine's total once per pass.
-    bytes_added: usize,
     flush_wanted: bool,
     /// Points older than this (ns) are beyond the bucket's retention.
     retention_cutoff_ns: Option<i64>,
+    /// This pass's sequence number (see [`TableBuffer::append_row`]).
+    seq: u64,
 }
 
 impl Cursor {
-    /// Forgets schemas and layouts (after the catalog changed).
-    fn reset(&mut self) {
+    /// Starts a pass: takes its sequence number and forgets schemas and layouts (the catalog
+    /// may have changed since the last pass).
+    fn begin(&mut self, inner: &Inner) {
+        self.settle(inner);
         self.tables.clear();
         self.active = 0;
+        self.seq = inner.write_seq.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Adds this pass's bytes to the engine total (once per pass, not per line: the counter is
-    /// shared by every worker).
-    fn settle_bytes(&mut self, total: &AtomicUsize) {
-        total.fetch_add(std::mem::take(&mut self.bytes_added), Ordering::Relaxed);
+    /// Adds the pass's bytes to the measurements' and the engine's totals (once per pass and
+    /// measurement, not per line: the counters are shared by every worker), and notes whether
+    /// a measurement is due for a size flush.
+    fn settle(&mut self, inner: &Inner) {
+        let mut added = 0;
+        for tc in &mut self.tables {
+            let bytes = std::mem::take(&mut tc.bytes_added);
+            if bytes > 0 {
+                added += bytes;
+                if tc.table.add_bytes(bytes) >= inner.config.flush_table_bytes {
+                    self.flush_wanted = true;
+                }
+            }
+        }
+        inner.buffered_bytes.fetch_add(added, Ordering::Relaxed);
     }
 }
 
@@ -497,6 +522,7 @@ impl Engine {
                 config,
                 buffers: DashMap::new(),
                 buffered_bytes: AtomicUsize::new(0),
+                write_seq: AtomicU64::new(0),
                 epoch: RwLock::new(()),
                 flush_stats,
                 shutting_down: AtomicBool::new(false),
@@ -544,7 +570,7 @@ impl Engine {
                     max_string_bytes: usize::MAX,
                     max_line_bytes: usize::MAX,
                 };
-                cursor.reset();
+                cursor.begin(&self.inner);
                 let mut line = Line::default();
                 let mut parser = Parser::new(&w.body, opts);
                 while let Some(parsed) = parser.next_into(&mut line) {
@@ -566,7 +592,7 @@ impl Engine {
                 }
             }
         }
-        cursor.settle_bytes(&self.inner.buffered_bytes);
+        cursor.settle(&self.inner);
         if records > 0 {
             tracing::info!(
                 records,
@@ -581,7 +607,7 @@ impl Engine {
         let mut rows = 0;
         for bucket in &self.inner.buffers {
             for table in bucket.value().iter() {
-                rows += table.value().lock().rows();
+                rows += table.value().rows();
             }
         }
         rows
@@ -731,12 +757,10 @@ impl Engine {
 
     fn oldest_is_older_than(&self, age: Duration) -> bool {
         self.inner.buffers.iter().any(|bucket| {
-            bucket.value().iter().any(|t| {
-                t.value()
-                    .lock()
-                    .oldest()
-                    .is_some_and(|o| o.elapsed() >= age)
-            })
+            bucket
+                .value()
+                .iter()
+                .any(|t| t.value().oldest().is_some_and(|o| o.elapsed() >= age))
         })
     }
 
@@ -757,14 +781,17 @@ impl Engine {
                 return Ok(());
             }
             let closed = self.inner.wal.rotate()?;
+            // Only pointer swaps here: turning the buffers into Arrow arrays happens after the
+            // lock is released, so writers wait for the rotation, not for the flush.
             let mut jobs = Vec::new();
             for bucket in &self.inner.buffers {
                 for table in bucket.value().iter() {
-                    if let Some(batch) = table.value().lock().take()? {
+                    let parts = table.value().take_all();
+                    if !parts.is_empty() {
                         jobs.push(flush::FlushJob {
                             bucket: *bucket.key(),
                             measurement: table.key().clone(),
-                            batch,
+                            parts,
                         });
                     }
                 }
@@ -772,7 +799,11 @@ impl Engine {
             self.inner.buffered_bytes.store(0, Ordering::SeqCst);
             (closed, jobs)
         };
-        let rows: usize = jobs.iter().map(|j| j.batch.num_rows()).sum();
+        let rows: usize = jobs
+            .iter()
+            .flat_map(|j| &j.parts)
+            .map(TableBuffer::rows)
+            .sum();
         tracing::info!(
             reason,
             rows,
@@ -788,7 +819,7 @@ impl Engine {
         };
         let result: Result<usize> = rt.block_on(async {
             let mut files = Vec::new();
-            for job in &jobs {
+            for job in jobs {
                 files.extend(flush::write_job(&settings, ids, job).await?);
             }
             let n = files.len();
@@ -898,6 +929,7 @@ impl Engine {
         let mut acks = Vec::with_capacity(2);
         {
             let _epoch = self.inner.epoch.read();
+            cursor.begin(&self.inner);
             let mut accepted = Accepted::new();
             let mut line = Line::default();
             let mut parser = Parser::new(req.body, opts);
@@ -916,7 +948,7 @@ impl Engine {
                     },
                 }
             }
-            cursor.settle_bytes(&self.inner.buffered_bytes);
+            cursor.settle(&self.inner);
             acks.extend(self.log(req.bucket.id, req.precision, default_ns, accepted)?);
         }
         if !deferred.is_empty() {
@@ -924,7 +956,7 @@ impl Engine {
             let _epoch = self.inner.epoch.read();
             let mut accepted = Accepted::new();
             // The catalog changed: look schemas up afresh.
-            cursor.reset();
+            cursor.begin(&self.inner);
             for (span, line_no) in &deferred {
                 let Some(line) = reparse(req.body, span, opts) else {
                     return Err(EngineError::Internal(
@@ -946,7 +978,7 @@ impl Engine {
                     }
                 }
             }
-            cursor.settle_bytes(&self.inner.buffered_bytes);
+            cursor.settle(&self.inner);
             acks.extend(self.log(req.bucket.id, req.precision, default_ns, accepted)?);
         }
         if cursor.flush_wanted {
@@ -972,13 +1004,14 @@ impl Engine {
     ) -> Result<usize> {
         let _epoch = self.inner.epoch.read();
         let mut cursor = Cursor::default();
+        cursor.begin(&self.inner);
         let mut n = 0;
         for line in lines {
             if let Applied::Written = self.apply(bucket, line, default_time_ns, &mut cursor)? {
                 n += 1;
             }
         }
-        cursor.settle_bytes(&self.inner.buffered_bytes);
+        cursor.settle(&self.inner);
         Ok(n)
     }
 
@@ -1042,18 +1075,29 @@ impl Engine {
         Ok(())
     }
 
-    fn table(&self, bucket: BucketId, measurement: &str) -> Arc<Mutex<TableBuffer>> {
-        let tables = Arc::clone(
-            self.inner
-                .buffers
-                .entry(bucket)
-                .or_insert_with(|| Arc::new(Tables::new()))
-                .value(),
-        );
+    fn table(&self, bucket: BucketId, measurement: &str) -> Arc<shards::Shards> {
+        // Look up before inserting: `entry` write-locks a map shard, which every concurrent
+        // pass would then queue on.
+        let tables = match self.inner.buffers.get(&bucket) {
+            Some(t) => Arc::clone(t.value()),
+            None => Arc::clone(
+                self.inner
+                    .buffers
+                    .entry(bucket)
+                    .or_insert_with(|| Arc::new(Tables::new()))
+                    .value(),
+            ),
+        };
         if let Some(t) = tables.get(measurement) {
             return Arc::clone(t.value());
         }
-        let table = Arc::clone(tables.entry(measurement.to_owned()).or_default().value());
+        let shards = self.inner.config.buffer_shards;
+        let table = Arc::clone(
+            tables
+                .entry(measurement.to_owned())
+                .or_insert_with(|| Arc::new(shards::Shards::new(shards)))
+                .value(),
+        );
         table
     }
 
@@ -1079,12 +1123,16 @@ impl Engine {
                 cursor.active = i;
             } else {
                 if cursor.tables.len() >= CURSORS_MAX {
+                    cursor.settle(&self.inner);
                     cursor.tables.clear();
                 }
+                let table = self.table(bucket.id, measurement);
                 cursor.tables.push(TableCursor {
                     measurement: measurement.to_owned(),
                     schema: self.inner.catalog.table(bucket.id, measurement),
-                    table: self.table(bucket.id, measurement),
+                    shard: table.pick(),
+                    table,
+                    bytes_added: 0,
                     tag_cols: Vec::new(),
                     field_cols: Vec::new(),
                     layout_tags: Vec::new(),
@@ -1105,7 +1153,7 @@ impl Engine {
             return Ok(Applied::Rejected(RejectReason::BeyondRetention));
         }
         let table = Arc::clone(&tc.table);
-        let mut buf = table.lock();
+        let mut buf = table.lock(tc.shard);
         if !tc.layout_matches(line) {
             match resolve_columns(&mut buf, line, tc)? {
                 Applied::Written => tc.remember_layout(line),
@@ -1126,12 +1174,9 @@ impl Engine {
                 .copied()
                 .zip(line.fields.iter().map(|f| &f.value)),
             time_ns,
+            cursor.seq,
         )?;
-        let after = buf.approx_bytes();
-        cursor.bytes_added += after.saturating_sub(before);
-        if after >= self.inner.config.flush_table_bytes {
-            cursor.flush_wanted = true;
-        }
+        tc.bytes_added += buf.approx_bytes().saturating_sub(before);
         Ok(Applied::Written)
     }
 }

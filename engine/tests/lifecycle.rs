@@ -40,6 +40,8 @@ async fn open(dir: &std::path::Path) -> (Engine, Arc<Catalog>, Arc<dyn ObjectSto
             wal_dir: dir.join("wal"),
             max_buffer_bytes: usize::MAX,
             durability: Durability::SyncedWal,
+            // Several shards, so flushes merge them.
+            buffer_shards: 4,
         },
         Arc::clone(&store),
         Arc::clone(&catalog),
@@ -165,5 +167,107 @@ async fn crash_before_manifest_replays_once_and_drops_the_orphan_file() {
     let (engine, _, _) = open(dir.path()).await;
     engine.flush_now().await.expect("flush");
     assert_eq!(engine.files().iter().map(|f| f.rows).sum::<u64>(), 3);
+    engine.shutdown().expect("shutdown");
+}
+
+/// Every row of `measurement` in the flushed files: (tag `s`, field `v` as f64 if any, id).
+fn read_rows(dir: &std::path::Path, engine: &Engine) -> Vec<arrow::record_batch::RecordBatch> {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut out = Vec::new();
+    for f in engine.files() {
+        let file = std::fs::File::open(dir.join(&f.path)).expect("open parquet");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        out.extend(reader.map(|b| b.expect("batch")));
+    }
+    out
+}
+
+/// Runs writes on dedicated OS threads (so they land in different buffer shards), one request
+/// at a time, in the order given: `(thread, body)`.
+fn write_on_threads(
+    engine: &Engine,
+    bucket: &Bucket,
+    threads: usize,
+    writes: Vec<(usize, String)>,
+) {
+    use std::sync::mpsc;
+    std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        for _ in 0..threads {
+            let (tx, rx) = mpsc::channel::<(String, mpsc::Sender<()>)>();
+            senders.push(tx);
+            scope.spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                for (body, done) in rx {
+                    let outcome = rt.block_on(write(engine, bucket, &body));
+                    assert_eq!(outcome.rejected_total, 0, "{:?}", outcome.rejected);
+                    done.send(()).expect("ack");
+                }
+            });
+        }
+        for (thread, body) in writes {
+            let (done, acked) = mpsc::channel();
+            senders[thread % threads].send((body, done)).expect("send");
+            acked.recv().expect("acked");
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_buffers_keep_every_point_once_and_the_last_write() {
+    use arrow::array::{Array, Float64Array, Int64Array};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, catalog, _) = open(dir.path()).await;
+    let bucket = catalog.resolve_v1("db", "", true).await.expect("bucket");
+    // Alternating threads overwrite one point (series s=x, time 100) in turn, each write acked
+    // before the next starts: whatever shard each lands in, the last one (v=7) must win. Other
+    // points, with a column per thread, make the shards' column sets differ.
+    let mut writes = Vec::new();
+    let mut id = 0i64;
+    for round in 0..8 {
+        let thread = round % 3;
+        let mut body = format!("m,s=x v={round} 100\n");
+        for _ in 0..50 {
+            body.push_str(&format!(
+                "m,s=t{thread} id={id}i,only{thread}=1i {}\n",
+                1000 + id
+            ));
+            id += 1;
+        }
+        writes.push((thread, body));
+    }
+    let engine_ref = &engine;
+    let bucket_ref = &bucket;
+    tokio::task::block_in_place(|| write_on_threads(engine_ref, bucket_ref, 3, writes));
+    engine.flush_now().await.expect("flush");
+    let batches = read_rows(dir.path(), &engine);
+    let mut ids = Vec::new();
+    let mut overwritten = Vec::new();
+    for b in &batches {
+        let idc = b.column_by_name("id").expect("id");
+        let idc = idc.as_any().downcast_ref::<Int64Array>().expect("i64");
+        let v = b.column_by_name("v").expect("v");
+        let v = v.as_any().downcast_ref::<Float64Array>().expect("f64");
+        for i in 0..b.num_rows() {
+            if idc.is_valid(i) {
+                ids.push(idc.value(i));
+            } else {
+                overwritten.push(v.value(i));
+            }
+        }
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..id).collect::<Vec<_>>(), "every point once");
+    assert_eq!(
+        overwritten,
+        [7.0],
+        "one row for the overwritten point, the last write's"
+    );
     engine.shutdown().expect("shutdown");
 }

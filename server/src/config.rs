@@ -149,6 +149,17 @@ impl ServeConfig {
                 self.max_buffer_bytes
             },
             durability: engine::Durability::SyncedWal,
+            // One shard per HTTP worker: each worker then appends to its own.
+            buffer_shards: self.http_workers(),
+        }
+    }
+
+    /// HTTP worker threads: `--workers`, or one per CPU core.
+    pub(crate) fn http_workers(&self) -> usize {
+        if self.workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            self.workers
         }
     }
 

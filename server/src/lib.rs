@@ -76,11 +76,7 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
             write_permits: tokio::sync::Semaphore::new(config.max_concurrent_writes.max(1)),
             auth_enabled: !config.without_auth,
         });
-        let workers = if config.workers == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            config.workers
-        };
+        let workers = config.http_workers();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())

@@ -1,0 +1,95 @@
+//! A measurement's buffer, split into shards so that concurrent writes do not contend.
+//!
+//! Each write pass appends a measurement's rows to one shard, preferring the shard its thread
+//! is assigned (actix runs one worker thread per core, so workers get different shards) and
+//! moving on to the next free one if another thread holds it. A flush takes every shard and
+//! merges them (`flush::merge_parts`); the write-pass sequence numbers recorded with the rows
+//! keep "last write wins" exact across shards.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::TableBuffer;
+
+/// One measurement's shards and the bytes they hold together.
+#[derive(Debug)]
+pub(crate) struct Shards {
+    shards: Box<[Mutex<TableBuffer>]>,
+    /// Bytes in all shards, settled once per write pass (not per row: the counter is shared).
+    bytes: AtomicUsize,
+}
+
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's preferred shard (before `% count`), handed out round-robin on first use.
+    static HOME: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+fn home() -> usize {
+    HOME.with(|h| match h.get() {
+        Some(i) => i,
+        None => {
+            let i = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+            h.set(Some(i));
+            i
+        }
+    })
+}
+
+impl Shards {
+    pub(crate) fn new(count: usize) -> Self {
+        Shards {
+            shards: (0..count.max(1)).map(|_| Mutex::default()).collect(),
+            bytes: AtomicUsize::new(0),
+        }
+    }
+
+    /// The shard a write pass should use: this thread's own, unless another thread is in it
+    /// right now, then the next free one (or its own, to wait for, if none is free).
+    pub(crate) fn pick(&self) -> usize {
+        let n = self.shards.len();
+        let home = home() % n;
+        (0..n)
+            .map(|k| (home + k) % n)
+            .find(|&i| self.shards.get(i).is_some_and(|s| !s.is_locked()))
+            .unwrap_or(home)
+    }
+
+    /// Shard `i` (as returned by [`Self::pick`]), locked.
+    pub(crate) fn lock(&self, i: usize) -> MutexGuard<'_, TableBuffer> {
+        // There is always at least one shard (`new`), so the index is in bounds.
+        self.shards[i % self.shards.len()].lock()
+    }
+
+    /// Adds a pass's bytes; returns the measurement's new total.
+    pub(crate) fn add_bytes(&self, n: usize) -> usize {
+        self.bytes.fetch_add(n, Ordering::Relaxed) + n
+    }
+
+    /// Takes the rows of every shard that has any (shards keep their allocations for nothing:
+    /// a taken buffer leaves an empty one behind).
+    pub(crate) fn take_all(&self) -> Vec<TableBuffer> {
+        let mut out = Vec::new();
+        for s in self.shards.iter() {
+            let mut shard = s.lock();
+            if shard.rows() > 0 {
+                out.push(std::mem::take(&mut *shard));
+            }
+        }
+        self.bytes.store(0, Ordering::Relaxed);
+        out
+    }
+
+    pub(crate) fn rows(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().rows()).sum()
+    }
+
+    /// When the oldest row of any shard arrived.
+    pub(crate) fn oldest(&self) -> Option<Instant> {
+        self.shards.iter().filter_map(|s| s.lock().oldest()).min()
+    }
+}
