@@ -664,7 +664,6 @@ impl Engine {
         let handle = std::thread::Builder::new()
             .name("strata-flush".into())
             .spawn(move || {
-                lower_thread_priority();
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
@@ -1253,21 +1252,6 @@ fn resolve_columns(
         }
     }
     Ok(Applied::Written)
-}
-
-/// Makes the calling thread yield the CPU to request handling (nice 10): a flush sorts and
-/// encodes a whole buffer, and on a small machine it would otherwise stretch the latency tail
-/// of the writes it competes with. Best effort; Linux applies it to this thread only.
-fn lower_thread_priority() {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
-        let result =
-            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
-        if result != 0 {
-            tracing::debug!("could not lower the flush thread's priority");
-        }
-    }
 }
 
 fn now_ns() -> i64 {

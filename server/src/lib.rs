@@ -65,6 +65,14 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
     )))?;
     let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&config.data_dir)?);
     actix_web::rt::System::new().block_on(async move {
+        // Installed before anything else and before the server says it is ready: a SIGTERM
+        // that arrives while it starts must stop it gracefully, not kill it (the default
+        // action), and actix's own handlers only exist once it runs.
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate =
+            signal(SignalKind::terminate()).map_err(io("installing a SIGTERM handler".into()))?;
+        let mut interrupt =
+            signal(SignalKind::interrupt()).map_err(io("installing a SIGINT handler".into()))?;
         let catalog = Arc::new(Catalog::open(Arc::clone(&store), config.catalog_config()).await?);
         bootstrap_auth(&catalog, &config).await?;
         let engine = Engine::open(config.engine_config(), store, Arc::clone(&catalog)).await?;
@@ -89,6 +97,7 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
                 .default_service(web::to(http::not_found))
         })
         .workers(workers)
+        .disable_signals()
         .shutdown_timeout(30)
         .bind(config.http_bind)
         .map_err(io(format!("binding {}", config.http_bind)))?;
@@ -110,7 +119,17 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
                 .and_then(|()| std::fs::rename(&tmp, path))
                 .map_err(io(format!("writing listener file {}", path.display())))?;
         }
-        let served = server.run().await;
+        let running = server.run();
+        let handle = running.handle();
+        actix_web::rt::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+            tracing::info!("stop signal received: finishing requests in flight");
+            handle.stop(true).await;
+        });
+        let served = running.await;
         tracing::info!("HTTP server stopped; flushing buffers");
         let flushed = engine.shutdown();
         served.map_err(io("serving HTTP".into()))?;

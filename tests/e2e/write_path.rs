@@ -239,3 +239,30 @@ fn same_point_twice_is_one_row_last_write_wins() {
         ]
     );
 }
+
+/// A SIGTERM the moment the server says it is ready (its listener file exists) is a graceful
+/// stop with exit status 0, never the signal's default action. Points written before it land.
+#[test]
+fn sigterm_right_after_start_is_a_graceful_stop() {
+    let mut server = TestServer::spawn(&[]);
+    for round in 0..20 {
+        if round == 0 {
+            let r = client()
+                .post(server.url("/write?db=early"))
+                .header("Authorization", format!("Token {}", strata_e2e::TOKEN))
+                .body("m v=1 1")
+                .send()
+                .expect("write");
+            assert_eq!(r.status(), 204);
+        }
+        let status = server.stop();
+        assert!(
+            status.success(),
+            "round {round}: {status}\n{}",
+            server.log()
+        );
+        server.start();
+    }
+    assert!(server.stop().success());
+    assert_eq!(server.parquet_files().len(), 1, "{}", server.log());
+}
