@@ -504,7 +504,7 @@ impl Engine {
                 .await?;
         if let Some(through) = manifests.wal_through {
             // Left behind by a crash between a manifest and the deletion it allows.
-            wal::delete_through(&config.wal_dir, through)?;
+            wal::release_through(&config.wal_dir, through)?;
         }
         let segments = wal::list_segments(&config.wal_dir)?;
         let next_segment = segments
@@ -532,7 +532,7 @@ impl Engine {
                 files: Mutex::new(manifests.entries),
             }),
         };
-        engine.replay(&segments)?;
+        engine.replay(&segments).await?;
         tracing::info!(
             replayed_segments = segments.len(),
             orphans_deleted = orphans,
@@ -543,10 +543,15 @@ impl Engine {
         Ok(engine)
     }
 
-    fn replay(&self, segments: &[u64]) -> Result<()> {
+    /// Replays WAL segments into the buffers. Whenever the buffers reach a flush's size, what
+    /// is replayed so far is written to Parquet and its segments released before going on:
+    /// replay needs no more memory than running does, and a server that crashes again and
+    /// again still makes progress instead of replaying an ever longer WAL.
+    async fn replay(&self, segments: &[u64]) -> Result<()> {
         let started = std::time::Instant::now();
         let mut records = 0usize;
         let mut cursor = Cursor::default();
+        let ids = flush::FileIds::new();
         for (i, &seq) in segments.iter().enumerate() {
             let contents =
                 wal::read_segment(&self.inner.config.wal_dir, seq, i + 1 == segments.len())?;
@@ -590,6 +595,15 @@ impl Engine {
                         }
                     }
                 }
+            }
+            cursor.settle(&self.inner);
+            if self.inner.buffered_bytes.load(Ordering::SeqCst)
+                >= self.inner.config.flush_table_bytes
+            {
+                cursor.begin(&self.inner);
+                let jobs = self.take_buffers();
+                self.persist(jobs, seq, &ids, "replay", std::time::Instant::now())
+                    .await?;
             }
         }
         cursor.settle(&self.inner);
@@ -780,24 +794,42 @@ impl Engine {
                 return Ok(());
             }
             let closed = self.inner.wal.rotate()?;
-            // Only pointer swaps here: turning the buffers into Arrow arrays happens after the
-            // lock is released, so writers wait for the rotation, not for the flush.
-            let mut jobs = Vec::new();
-            for bucket in &self.inner.buffers {
-                for table in bucket.value().iter() {
-                    let parts = table.value().take_all();
-                    if !parts.is_empty() {
-                        jobs.push(flush::FlushJob {
-                            bucket: *bucket.key(),
-                            measurement: table.key().clone(),
-                            parts,
-                        });
-                    }
+            (closed, self.take_buffers())
+        };
+        rt.block_on(self.persist(jobs, closed, ids, reason, started))
+    }
+
+    /// Every buffer's rows, as flush jobs, leaving the buffers empty. Only pointer swaps:
+    /// turning the buffers into Arrow arrays happens in [`Self::persist`], so writers (who
+    /// wait while a flush holds the epoch lock) wait for this, not for the flush.
+    fn take_buffers(&self) -> Vec<flush::FlushJob> {
+        let mut jobs = Vec::new();
+        for bucket in &self.inner.buffers {
+            for table in bucket.value().iter() {
+                let parts = table.value().take_all();
+                if !parts.is_empty() {
+                    jobs.push(flush::FlushJob {
+                        bucket: *bucket.key(),
+                        measurement: table.key().clone(),
+                        parts,
+                    });
                 }
             }
-            self.inner.buffered_bytes.store(0, Ordering::SeqCst);
-            (closed, jobs)
-        };
+        }
+        self.inner.buffered_bytes.store(0, Ordering::SeqCst);
+        jobs
+    }
+
+    /// Writes the jobs' Parquet files, then the manifest saying WAL segments up to `through`
+    /// are in Parquet, then releases those segments. On failure the engine refuses writes.
+    async fn persist(
+        &self,
+        jobs: Vec<flush::FlushJob>,
+        through: u64,
+        ids: &flush::FileIds,
+        reason: &str,
+        started: std::time::Instant,
+    ) -> Result<()> {
         let rows: usize = jobs
             .iter()
             .flat_map(|j| &j.parts)
@@ -807,7 +839,7 @@ impl Engine {
             reason,
             rows,
             tables = jobs.len(),
-            wal_segment = closed,
+            wal_segment = through,
             "flush started"
         );
         let settings = flush::FlushSettings {
@@ -816,7 +848,7 @@ impl Engine {
             row_group_rows: self.inner.config.row_group_rows,
             stats: Arc::clone(&self.inner.flush_stats),
         };
-        let result: Result<usize> = rt.block_on(async {
+        let result: Result<usize> = async {
             let mut files = Vec::new();
             for job in jobs {
                 files.extend(flush::write_job(&settings, ids, job).await?);
@@ -825,16 +857,17 @@ impl Engine {
             manifest::commit(
                 self.inner.store.as_ref(),
                 &self.inner.config.manifest_prefix,
-                closed,
+                through,
                 files.clone(),
             )
             .await?;
             self.inner.files.lock().extend(files);
             Ok(n)
-        });
+        }
+        .await;
         match result {
             Ok(files) => {
-                let deleted = wal::delete_through(&self.inner.config.wal_dir, closed)?;
+                let deleted = wal::release_through(&self.inner.config.wal_dir, through)?;
                 self.inner
                     .flush_stats
                     .flushes

@@ -6,43 +6,87 @@
 //! (group commit). There is no timer: while one sync runs, the next group forms, so a lone
 //! writer pays one sync and many writers share each sync.
 //!
-//! Segment file `<seq:020>.wal`:
+//! **Overwrite, don't append.** An `fdatasync` that grows a file must also commit the new size
+//! through the file system's journal; one that overwrites blocks the file already has only
+//! writes data (on ext4 here, about 1.4× faster for a small record). So segments are written in
+//! place into files that already have their blocks: segments the flush no longer needs are
+//! recycled as spares instead of deleted, and a background thread zero-fills a spare when there
+//! is none (at most one per [`PREP_INTERVAL`], so a heavy load does not pay twice in disk
+//! bandwidth). The writer moves to a spare as soon as its segment would have to grow, and at
+//! [`SEGMENT_BYTES`] whatever happens.
+//!
+//! A recycled file still holds an older segment's records after the new ones. They can never be
+//! mistaken for new ones: every record's checksum is salted with its segment's number, and a
+//! closed segment ends with a close record.
+//!
+//! Segment file `<seq:020>.wal` (format 2; format 1 files, from older versions, are still read):
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 4 | magic `STWL` |
-//! | 4 | 2 | format version (1), little endian |
+//! | 4 | 2 | format version (2), little endian |
 //! | 6 | 2 | reserved (0) |
-//! | 8 | … | records |
+//! | 8 | 8 | segment number, little endian (format 2 only) |
+//! | 16 | … | records |
 //!
-//! Record: `len: u32 LE | crc32c(payload): u32 LE | payload (len bytes)`. Payload of a write
-//! (kind 1): `kind: u8 | bucket: u64 LE | precision: u8 | default_time_ns: i64 LE | body`, where
-//! body holds only the accepted lines of the request, `\n`-separated. Replay re-parses it.
+//! Record: `len: u32 LE | crc32c(payload) ^ salt(segment): u32 LE | payload (len bytes)` (format
+//! 1: no salt). Payload of a write (kind 1): `kind: u8 | bucket: u64 LE | precision: u8 |
+//! default_time_ns: i64 LE | body`, where body holds only the accepted lines of the request,
+//! `\n`-separated; replay re-parses it. Close record (kind 2, format 2): `kind: u8 | records:
+//! u64 LE` — the segment was closed here and everything after it is not part of it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use catalog::BucketId;
-use crossbeam::channel::{bounded, Receiver, Sender};
+use crossbeam::channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use lp::Precision;
 use parking_lot::Mutex;
 
 use crate::{EngineError, Result};
 
 const MAGIC: &[u8; 4] = b"STWL";
-const VERSION: u16 = 1;
-const HEADER_BYTES: u64 = 8;
+/// Format written; format 1 (no salt, no close record, 8-byte header) is still read.
+const VERSION: u16 = 2;
+const HEADER_V1_BYTES: usize = 8;
+const HEADER_BYTES: usize = 16;
 const RECORD_HEADER_BYTES: usize = 8;
 const KIND_WRITE: u8 = 1;
+const KIND_CLOSE: u8 = 2;
 /// Largest group written with one sync; more waits for the next group.
 const GROUP_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Records are bounded by the request body limit; anything claiming more is corruption.
 const RECORD_BYTES_MAX: usize = 1 << 30;
+/// A segment is closed once it holds this much.
+pub(crate) const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// Size of a zero-filled spare, and of the blocks reserved for a segment that is not a spare:
+/// room for tens of thousands of small writes before a file has to grow.
+const RESERVED_BYTES: u64 = 8 * 1024 * 1024;
+/// Zero-filling is skipped when the disk has less free space than this (the WAL itself needs
+/// it more than it needs speed).
+const PREP_MIN_FREE_BYTES: u64 = 1 << 30;
+/// Most recycled segments kept as spares; the rest are deleted.
+const SPARES_MAX: usize = 2;
+/// Zero-filling writes a whole segment to disk, so it happens at most this often.
+pub(crate) const PREP_INTERVAL: Duration = Duration::from_secs(5);
+const SPARE_SUFFIX: &str = ".walspare";
+/// How often a growing segment looks for a spare to move to.
+const SPARE_CHECK_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The checksum salt of segment `seq` (format 2): a recycled file's older records fail the
+/// checksum of the segment that reuses it. Never zero, so it never equals format 1's.
+fn salt(seq: u64) -> u32 {
+    let mut z = seq.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    ((z ^ (z >> 31)) as u32) | 1
+}
 
 /// One accepted write, as logged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -157,11 +201,18 @@ enum Msg {
     },
 }
 
-/// Handle to the WAL thread.
+/// Handle to the WAL thread (and its spare-preparing helper).
 #[derive(Debug)]
 pub(crate) struct Wal {
     tx: Mutex<Option<Sender<Msg>>>,
+    /// The open segment. The WAL thread holds it while it commits a group; a request that
+    /// finds it free and nothing queued commits its own record (see [`Wal::append`]).
+    writer: Arc<Mutex<Writer>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    prep: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    /// Tells the helper thread to end (the writer holds a sender too, so a closed channel
+    /// cannot).
+    prep_stop: Arc<AtomicBool>,
     poisoned: Arc<AtomicBool>,
     pub(crate) stats: Arc<WalStats>,
 }
@@ -199,6 +250,23 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
     Ok(out)
 }
 
+/// Spare files in `dir` (recycled segments and zero-filled ones), ready to become segments.
+fn list_spares(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
+        let path = entry.map_err(|e| io_err(dir, e))?.path();
+        if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(SPARE_SUFFIX))
+        {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 fn io_err(path: &Path, e: std::io::Error) -> EngineError {
     EngineError::Wal(format!("{}: {e}", path.display()))
 }
@@ -209,45 +277,216 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| io_err(dir, e))
 }
 
-fn create_segment(dir: &Path, seq: u64) -> Result<File> {
+fn header(seq: u64) -> [u8; HEADER_BYTES] {
+    let mut h = [0u8; HEADER_BYTES];
+    h[..4].copy_from_slice(MAGIC);
+    h[4..6].copy_from_slice(&VERSION.to_le_bytes());
+    h[8..16].copy_from_slice(&seq.to_le_bytes());
+    h
+}
+
+/// An open segment: its file, where the next group goes, and how much of the file already has
+/// blocks (writes below that are overwrites).
+struct Segment {
+    seq: u64,
+    file: File,
+    pos: u64,
+    allocated: u64,
+    /// Write records in it (for its close record).
+    records: u64,
+}
+
+/// Opens segment `seq`: a spare renamed into place when there is one (its blocks are
+/// reused), else a new file with [`RESERVED_BYTES`] reserved (`fallocate`, where the file
+/// system has it). The header is durable, and so is the name.
+fn open_segment(dir: &Path, seq: u64) -> Result<Segment> {
     let path = segment_path(dir, seq);
-    let mut file = OpenOptions::new()
-        .create_new(true)
-        .append(true)
-        .open(&path)
+    let mut opened = None;
+    for spare in list_spares(dir)? {
+        // Another thread (a flush recycling segments) may rename files meanwhile: a spare that
+        // is gone is simply skipped.
+        if std::fs::rename(&spare, &path).is_ok() {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| io_err(&path, e))?;
+            opened = Some(file);
+            break;
+        }
+    }
+    let reused = opened.is_some();
+    let file = match opened {
+        Some(f) => f,
+        None => {
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .map_err(|e| io_err(&path, e))?;
+            reserve(&f, RESERVED_BYTES);
+            f
+        }
+    };
+    // `sync_all`: a new file's reserved size must be durable along with its header.
+    file.write_all_at(&header(seq), 0)
+        .and_then(|()| file.sync_all())
         .map_err(|e| io_err(&path, e))?;
-    let mut header = Vec::with_capacity(HEADER_BYTES as usize);
-    header.extend_from_slice(MAGIC);
-    header.extend_from_slice(&VERSION.to_le_bytes());
-    header.extend_from_slice(&0u16.to_le_bytes());
-    file.write_all(&header).map_err(|e| io_err(&path, e))?;
-    file.sync_data().map_err(|e| io_err(&path, e))?;
+    // Reserved blocks are unwritten extents: the first write into each still changes
+    // metadata. Count only a spare's (written) blocks, so that a new file is left for a spare
+    // as soon as one is ready.
+    let allocated = if reused {
+        file.metadata().map_err(|e| io_err(&path, e))?.len()
+    } else {
+        HEADER_BYTES as u64
+    };
     // The new name must survive a crash too.
     sync_dir(dir)?;
-    Ok(file)
+    Ok(Segment {
+        seq,
+        file,
+        pos: HEADER_BYTES as u64,
+        allocated,
+        records: 0,
+    })
+}
+
+/// Reserves `bytes` of blocks for `file` (best effort: not every file system can).
+fn reserve(file: &File, bytes: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain integer arguments on a file descriptor we own; no memory is passed.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, bytes as libc::off_t) };
+    if rc != 0 {
+        tracing::debug!(
+            errno = rc,
+            "fallocate unavailable for a WAL segment; it will grow by appending"
+        );
+    }
+}
+
+/// Free bytes on the file system of `dir`, if it can tell.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized, writable struct
+    // that statvfs fills in; nothing is retained after the call.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    #[allow(clippy::useless_conversion)] // the field types differ between platforms
+    (rc == 0).then(|| u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+}
+
+/// Writes a zero-filled spare of [`RESERVED_BYTES`] (data and size durable), named so that no
+/// reader takes it for a segment until it is complete.
+fn prepare_spare(dir: &Path) -> Result<PathBuf> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let tmp = dir.join(format!("prep-{nanos}.tmp"));
+    let done = dir.join(format!("spare-zero-{nanos}{SPARE_SUFFIX}"));
+    let result = (|| -> std::io::Result<()> {
+        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        let zeros = vec![0u8; 1 << 20];
+        let mut at = 0u64;
+        while at < RESERVED_BYTES {
+            file.write_all_at(&zeros, at)?;
+            at += zeros.len() as u64;
+        }
+        file.sync_all()?;
+        std::fs::rename(&tmp, &done)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(&tmp, e));
+    }
+    sync_dir(dir)?;
+    Ok(done)
+}
+
+/// The helper thread: on request, zero-fills a spare if there is none and the last one was
+/// made more than [`PREP_INTERVAL`] ago.
+fn run_prep(dir: PathBuf, wake: Receiver<()>, stop: &AtomicBool) {
+    let mut last: Option<Instant> = None;
+    loop {
+        match wake.recv_timeout(PREP_INTERVAL) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if last.is_some_and(|t| t.elapsed() < PREP_INTERVAL) {
+            continue;
+        }
+        match list_spares(&dir) {
+            Ok(spares) if spares.is_empty() => {}
+            _ => continue,
+        }
+        if free_bytes(&dir).is_some_and(|f| f < PREP_MIN_FREE_BYTES) {
+            continue;
+        }
+        last = Some(Instant::now());
+        let started = Instant::now();
+        match prepare_spare(&dir) {
+            Ok(path) => tracing::debug!(
+                spare = %path.display(),
+                ms = started.elapsed().as_millis() as u64,
+                "zero-filled a WAL spare"
+            ),
+            // Only an optimisation: without spares, segments grow by appending.
+            Err(e) => tracing::warn!(error = %e, "could not prepare a WAL spare"),
+        }
+    }
 }
 
 impl Wal {
     /// Starts the WAL thread writing to a new segment `seq` in `dir`.
     pub(crate) fn start(dir: PathBuf, seq: u64) -> Result<Self> {
-        let file = create_segment(&dir, seq)?;
+        // Left by a preparation that a crash interrupted.
+        for entry in std::fs::read_dir(&dir)
+            .map_err(|e| io_err(&dir, e))?
+            .flatten()
+        {
+            let path = entry.path();
+            if path.extension().is_some_and(|x| x == "tmp") {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+        let segment = open_segment(&dir, seq)?;
         let (tx, rx) = bounded(4096);
+        let (prep_tx, prep_rx) = bounded(1);
         let poisoned = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(WalStats::default());
-        let writer = Writer {
+        let prep_dir = dir.clone();
+        let prep_stop = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&prep_stop);
+        let prep = std::thread::Builder::new()
+            .name("strata-wal-prep".into())
+            .spawn(move || run_prep(prep_dir, prep_rx, &stop))
+            .map_err(|e| EngineError::Wal(format!("starting the WAL helper thread: {e}")))?;
+        let _ = prep_tx.try_send(());
+        let writer = Arc::new(Mutex::new(Writer {
             dir,
-            seq,
-            file,
+            segment,
+            last_spare_check: Instant::now(),
             poisoned: Arc::clone(&poisoned),
             stats: Arc::clone(&stats),
-        };
+            prep: prep_tx.clone(),
+            buf: Vec::with_capacity(1 << 20),
+        }));
+        let shared = Arc::clone(&writer);
         let thread = std::thread::Builder::new()
             .name("strata-wal".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || run(&shared, rx))
             .map_err(|e| EngineError::Wal(format!("starting the WAL thread: {e}")))?;
         Ok(Wal {
             tx: Mutex::new(Some(tx)),
+            writer,
             thread: Mutex::new(Some(thread)),
+            prep: Mutex::new(Some((prep_tx, prep))),
+            prep_stop,
             poisoned,
             stats,
         })
@@ -261,7 +500,14 @@ impl Wal {
         self.tx.lock().clone().ok_or(EngineError::ShuttingDown)
     }
 
-    /// Queues a framed record; the receiver resolves once it is durable (or failed).
+    /// Logs a framed record; the receiver resolves once it is durable (or failed).
+    ///
+    /// When nothing is queued and no group is being committed, the caller writes and syncs
+    /// its record itself, and the receiver is already resolved: a lone writer then pays one
+    /// sync and no thread hand-offs (two wake-ups, a sizeable part of a small write's round
+    /// trip on a virtual machine). Otherwise the record joins the WAL thread's next group.
+    /// The caller holds the engine's epoch lock either way, so a record is always in the
+    /// segment that was open when its rows were buffered.
     pub(crate) fn append(
         &self,
         record: Vec<u8>,
@@ -270,7 +516,18 @@ impl Wal {
             return Err(EngineError::Poisoned);
         }
         let (done, rx) = tokio::sync::oneshot::channel();
-        self.sender()?
+        let sender = self.sender()?;
+        if sender.is_empty() {
+            if let Some(mut w) = self.writer.try_lock() {
+                w.buf.clear();
+                w.push(&record);
+                let result = w.commit(1);
+                w.maybe_move_on();
+                let _ = done.send(result);
+                return Ok(rx);
+            }
+        }
+        sender
             .send(Msg::Append { record, done })
             .map_err(|_| EngineError::ShuttingDown)?;
         Ok(rx)
@@ -291,39 +548,113 @@ impl Wal {
         if let Some(t) = self.thread.lock().take() {
             let _ = t.join();
         }
+        if let Some((wake, t)) = self.prep.lock().take() {
+            self.prep_stop.store(true, Ordering::SeqCst);
+            let _ = wake.try_send(());
+            let _ = t.join();
+        }
     }
 }
 
 struct Writer {
     dir: PathBuf,
-    seq: u64,
-    file: File,
+    segment: Segment,
+    /// Looking for spares is a directory listing: at most once per [`SPARE_CHECK_INTERVAL`].
+    last_spare_check: Instant,
     poisoned: Arc<AtomicBool>,
     stats: Arc<WalStats>,
+    prep: Sender<()>,
+    /// The group being committed.
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Writer(segment {}, at {})",
+            self.segment.seq, self.segment.pos
+        )
+    }
+}
+
+/// The WAL thread: takes everything queued, commits it as one group under the writer lock,
+/// then answers every waiter; whatever arrived meanwhile is the next group.
+fn run(writer: &Mutex<Writer>, rx: Receiver<Msg>) {
+    let mut records: Vec<Vec<u8>> = Vec::new();
+    let mut waiters: Vec<Ack> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        let mut bytes = 0;
+        let mut w = writer.lock();
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Append { record, done } => {
+                    bytes += record.len();
+                    records.push(record);
+                    waiters.push(done);
+                }
+                Msg::Rotate { done } => {
+                    w.commit_group(&mut records, &mut waiters);
+                    let _ = done.send(w.rotate());
+                }
+            }
+            if bytes < GROUP_BYTES_MAX {
+                next = rx.try_recv().ok();
+            }
+        }
+        w.commit_group(&mut records, &mut waiters);
+        w.maybe_move_on();
+    }
 }
 
 impl Writer {
-    fn run(mut self, rx: Receiver<Msg>) {
-        let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
-        let mut waiters: Vec<Ack> = Vec::new();
-        while let Ok(first) = rx.recv() {
-            let mut next = Some(first);
-            while let Some(msg) = next.take() {
-                match msg {
-                    Msg::Append { record, done } => {
-                        buf.extend_from_slice(&record);
-                        waiters.push(done);
-                    }
-                    Msg::Rotate { done } => {
-                        self.commit(&mut buf, &mut waiters);
-                        let _ = done.send(self.rotate());
-                    }
-                }
-                if buf.len() < GROUP_BYTES_MAX {
-                    next = rx.try_recv().ok();
-                }
-            }
-            self.commit(&mut buf, &mut waiters);
+    /// Appends a framed record to the group, its checksum salted for the open segment.
+    fn push(&mut self, record: &[u8]) {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(record);
+        if let Some(crc) = self.buf.get_mut(start + 4..start + 8) {
+            let salted =
+                u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]) ^ salt(self.segment.seq);
+            crc.copy_from_slice(&salted.to_le_bytes());
+        }
+    }
+
+    /// Commits `records` as one group and tells every waiter the outcome.
+    fn commit_group(&mut self, records: &mut Vec<Vec<u8>>, waiters: &mut Vec<Ack>) {
+        if waiters.is_empty() {
+            return;
+        }
+        self.buf.clear();
+        for r in records.drain(..) {
+            self.push(&r);
+        }
+        let result = self.commit(waiters.len());
+        for w in waiters.drain(..) {
+            let _ = w.send(match &result {
+                Ok(()) => Ok(()),
+                Err(_) => Err(EngineError::Poisoned),
+            });
+        }
+    }
+
+    /// Moves to a new segment when this one is full, or when the next write would grow the
+    /// file and a spare with blocks is waiting (an overwrite syncs faster than a growth).
+    fn maybe_move_on(&mut self) {
+        let seg = &self.segment;
+        let full = seg.pos >= SEGMENT_BYTES;
+        let growing = seg.pos >= seg.allocated;
+        if self.poisoned.load(Ordering::SeqCst) || !(full || growing) {
+            return;
+        }
+        if !full && self.last_spare_check.elapsed() < SPARE_CHECK_INTERVAL {
+            return;
+        }
+        self.last_spare_check = Instant::now();
+        if full || list_spares(&self.dir).is_ok_and(|s| !s.is_empty()) {
+            let _ = self.rotate();
+        } else {
+            let _ = self.prep.try_send(());
         }
     }
 
@@ -331,11 +662,14 @@ impl Writer {
         if self.poisoned.load(Ordering::SeqCst) {
             return Err(EngineError::Poisoned);
         }
-        let closed = self.seq;
-        match create_segment(&self.dir, closed + 1) {
-            Ok(file) => {
-                self.file = file;
-                self.seq = closed + 1;
+        let closed = self.segment.seq;
+        let result = self
+            .close()
+            .and_then(|()| open_segment(&self.dir, closed + 1));
+        match result {
+            Ok(segment) => {
+                self.segment = segment;
+                let _ = self.prep.try_send(());
                 Ok(closed)
             }
             Err(e) => {
@@ -345,50 +679,68 @@ impl Writer {
         }
     }
 
+    /// Ends the segment with a close record, durably: whatever follows it in the file (a
+    /// recycled file's old contents) is not part of it.
+    fn close(&mut self) -> Result<()> {
+        let seg = &mut self.segment;
+        let mut record = Vec::with_capacity(RECORD_HEADER_BYTES + 9);
+        let payload_len = 1 + 8;
+        record.extend_from_slice(&(payload_len as u32).to_le_bytes());
+        record.extend_from_slice(&[0; 4]);
+        record.push(KIND_CLOSE);
+        record.extend_from_slice(&seg.records.to_le_bytes());
+        let crc = crc32c::crc32c(&record[RECORD_HEADER_BYTES..]) ^ salt(seg.seq);
+        record[4..8].copy_from_slice(&crc.to_le_bytes());
+        let path = segment_path(&self.dir, seg.seq);
+        seg.file
+            .write_all_at(&record, seg.pos)
+            .and_then(|()| seg.file.sync_data())
+            .map_err(|e| io_err(&path, e))?;
+        seg.pos += record.len() as u64;
+        Ok(())
+    }
+
     fn poison(&self, e: &EngineError) {
         if !self.poisoned.swap(true, Ordering::SeqCst) {
             tracing::error!(error = %e, "WAL write failed: refusing all writes until restart");
         }
     }
 
-    /// One write and one fdatasync for the whole group, then every waiter hears the outcome.
-    fn commit(&mut self, buf: &mut Vec<u8>, waiters: &mut Vec<Ack>) {
-        if waiters.is_empty() {
-            return;
+    /// One write and one fdatasync for the group in `buf` (`records` of them).
+    fn commit(&mut self, records: usize) -> Result<()> {
+        if self.poisoned.load(Ordering::SeqCst) {
+            return Err(EngineError::Poisoned);
         }
-        let result = if self.poisoned.load(Ordering::SeqCst) {
-            Err(EngineError::Poisoned)
-        } else {
-            let started = Instant::now();
-            let path = segment_path(&self.dir, self.seq);
-            let r = self
-                .file
-                .write_all(buf)
-                .and_then(|()| self.file.sync_data())
-                .map_err(|e| io_err(&path, e));
-            if let Err(e) = &r {
-                // After a failed fsync the page cache may claim data the disk never got
-                // (the "fsyncgate" problem): nothing in this segment can be trusted to be
-                // acknowledged again.
-                self.poison(e);
-            } else {
+        let started = Instant::now();
+        let seg = &mut self.segment;
+        let path = segment_path(&self.dir, seg.seq);
+        let r = seg
+            .file
+            .write_all_at(&self.buf, seg.pos)
+            .and_then(|()| seg.file.sync_data())
+            .map_err(|e| io_err(&path, e));
+        match r {
+            Ok(()) => {
+                seg.pos += self.buf.len() as u64;
+                seg.allocated = seg.allocated.max(seg.pos);
+                seg.records += records as u64;
                 self.stats.observe(started.elapsed().as_micros() as u64);
                 self.stats
                     .records
-                    .fetch_add(waiters.len() as u64, Ordering::Relaxed);
+                    .fetch_add(records as u64, Ordering::Relaxed);
                 self.stats
                     .bytes
-                    .fetch_add(buf.len() as u64, Ordering::Relaxed);
+                    .fetch_add(self.buf.len() as u64, Ordering::Relaxed);
+                Ok(())
             }
-            r
-        };
-        for w in waiters.drain(..) {
-            let _ = w.send(match &result {
-                Ok(()) => Ok(()),
-                Err(_) => Err(EngineError::Poisoned),
-            });
+            Err(e) => {
+                // After a failed fsync the page cache may claim data the disk never got
+                // (the "fsyncgate" problem): nothing in this segment can be trusted to be
+                // acknowledged again.
+                self.poison(&e);
+                Err(EngineError::Poisoned)
+            }
         }
-        buf.clear();
     }
 }
 
@@ -396,13 +748,18 @@ impl Writer {
 #[derive(Debug)]
 pub(crate) struct SegmentContents {
     pub(crate) writes: Vec<WalWrite>,
-    /// Bytes after the last good record (a torn final write), already truncated away.
+    /// Bytes after the last intact record that were cut off: a torn final write (never
+    /// acknowledged), or space a recycled or zero-filled file brought along.
     pub(crate) torn_bytes: u64,
 }
 
-/// Reads every record of segment `seq`. In the last segment (`is_last`), an incomplete or
-/// corrupt final record is a write that was never acknowledged: it is cut off. Anywhere else, a
-/// bad record is corruption of acknowledged data, and an error.
+/// Reads every record of segment `seq`.
+///
+/// A segment ends at its close record. The last segment (`is_last`) may instead end at its
+/// first incomplete or damaged record: that is a write that was never acknowledged (or the
+/// unused rest of a reused file), and it is cut off, unless an intact record follows it, which
+/// means acknowledged data was damaged. Any other segment must be intact up to its close
+/// record (or its end, for format 1 and for a segment cut at an earlier start-up).
 pub(crate) fn read_segment(dir: &Path, seq: u64, is_last: bool) -> Result<SegmentContents> {
     let path = segment_path(dir, seq);
     let mut data = Vec::new();
@@ -415,43 +772,77 @@ pub(crate) fn read_segment(dir: &Path, seq: u64, is_last: bool) -> Result<Segmen
             path.display()
         ))
     };
-    if data.len() < HEADER_BYTES as usize {
-        if is_last {
-            // Created but its header never reached the disk: nothing was acknowledged in it.
-            truncate(&path, 0)?;
+    let version = data.get(4..6).map(|v| u16::from_le_bytes([v[0], v[1]]));
+    let (header_len, salt) = match version {
+        Some(1) => (HEADER_V1_BYTES, 0),
+        _ => (HEADER_BYTES, salt(seq)),
+    };
+    let header_seq = data
+        .get(8..16)
+        .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        .map(u64::from_le_bytes);
+    let magic = data.get(..4) == Some(MAGIC.as_slice());
+    let header_ok = match version {
+        Some(1) => magic,
+        Some(2) => magic && header_seq == Some(seq),
+        Some(v) if magic => {
+            return Err(corrupt(4, &format!("unknown WAL format version {v}")));
+        }
+        _ => false,
+    };
+    if !header_ok {
+        // Created, or renamed from a spare, but its header never reached the disk: then
+        // nothing was acknowledged in it (records are only written after the header is
+        // durable) and no record salted for this segment can be in it.
+        if is_last && !next_valid_after(&data, header_len - 1, salt) {
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| io_err(&path, e))?;
+            f.set_len(0)
+                .and_then(|()| f.write_all_at(&header(seq), 0))
+                .and_then(|()| f.sync_all())
+                .map_err(|e| io_err(&path, e))?;
             return Ok(SegmentContents {
                 writes: Vec::new(),
                 torn_bytes: data.len() as u64,
             });
         }
-        return Err(corrupt(0, "shorter than its header"));
-    }
-    if data.get(..4) != Some(MAGIC.as_slice()) {
-        return Err(corrupt(0, "bad magic"));
+        return Err(corrupt(0, "bad or missing header"));
     }
     let mut writes = Vec::new();
-    let mut pos = HEADER_BYTES as usize;
+    let mut pos = header_len;
     while pos < data.len() {
-        match record_at(&data, pos) {
+        match record_at(&data, pos, salt) {
             Ok((payload, next)) => {
-                let write =
-                    WalWrite::decode(payload).ok_or_else(|| corrupt(pos, "undecodable record"))?;
-                writes.push(write);
+                match payload.first() {
+                    Some(&KIND_CLOSE) if version != Some(1) => {
+                        return Ok(SegmentContents {
+                            writes,
+                            torn_bytes: 0,
+                        })
+                    }
+                    _ => writes.push(
+                        WalWrite::decode(payload)
+                            .ok_or_else(|| corrupt(pos, "undecodable record"))?,
+                    ),
+                }
                 pos = next;
             }
             Err(why) => {
                 // A torn tail is only possible at the very end; if a valid record follows the
                 // damage, acknowledged data was damaged.
-                let follows = next_valid_after(&data, pos);
-                if !is_last || follows {
+                if !is_last || next_valid_after(&data, pos, salt) {
                     return Err(corrupt(pos, why));
                 }
-                let torn = (data.len() - pos) as u64;
-                tracing::warn!(segment = %path.display(), offset = pos, bytes = torn, "cutting a torn final WAL record (never acknowledged)");
+                let cut = (data.len() - pos) as u64;
+                if data[pos..].iter().any(|&b| b != 0) {
+                    tracing::warn!(segment = %path.display(), offset = pos, bytes = cut, "cutting what follows the last intact WAL record (a write that was never acknowledged, or a reused file's old contents)");
+                }
                 truncate(&path, pos as u64)?;
                 return Ok(SegmentContents {
                     writes,
-                    torn_bytes: torn,
+                    torn_bytes: cut,
                 });
             }
         }
@@ -462,7 +853,11 @@ pub(crate) fn read_segment(dir: &Path, seq: u64, is_last: bool) -> Result<Segmen
     })
 }
 
-fn record_at(data: &[u8], pos: usize) -> std::result::Result<(&[u8], usize), &'static str> {
+fn record_at(
+    data: &[u8],
+    pos: usize,
+    salt: u32,
+) -> std::result::Result<(&[u8], usize), &'static str> {
     let header = data
         .get(pos..pos + RECORD_HEADER_BYTES)
         .ok_or("incomplete record header")?;
@@ -473,7 +868,7 @@ fn record_at(data: &[u8], pos: usize) -> std::result::Result<(&[u8], usize), &'s
     }
     let start = pos + RECORD_HEADER_BYTES;
     let payload = data.get(start..start + len).ok_or("incomplete record")?;
-    if crc32c::crc32c(payload) != crc {
+    if crc32c::crc32c(payload) ^ salt != crc {
         return Err("checksum mismatch");
     }
     Ok((payload, start + len))
@@ -484,15 +879,15 @@ const RESYNC_SCAN_BYTES: usize = 64 * 1024;
 
 /// Whether an intact record starts after the damaged one at `pos`: first where its own length
 /// says the next one starts, then at every offset of the next 64 KiB (only on the error path).
-fn next_valid_after(data: &[u8], pos: usize) -> bool {
+fn next_valid_after(data: &[u8], pos: usize, salt: u32) -> bool {
     let claimed_next = data
         .get(pos..pos + 4)
         .map(|h| pos + RECORD_HEADER_BYTES + u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize);
-    if claimed_next.is_some_and(|n| n < data.len() && record_at(data, n).is_ok()) {
+    if claimed_next.is_some_and(|n| n < data.len() && record_at(data, n, salt).is_ok()) {
         return true;
     }
     let end = data.len().min(pos + 1 + RESYNC_SCAN_BYTES);
-    (pos + 1..end).any(|p| record_at(data, p).is_ok())
+    (pos + 1..end).any(|p| record_at(data, p, salt).is_ok())
 }
 
 fn truncate(path: &Path, len: u64) -> Result<()> {
@@ -504,20 +899,31 @@ fn truncate(path: &Path, len: u64) -> Result<()> {
     f.sync_all().map_err(|e| io_err(path, e))
 }
 
-/// Deletes segments up to and including `through`.
-pub(crate) fn delete_through(dir: &Path, through: u64) -> Result<usize> {
-    let mut n = 0;
-    for seq in list_segments(dir)? {
-        if seq <= through {
-            let path = segment_path(dir, seq);
+/// Releases segments up to and including `through` (their rows are in Parquet): the newest
+/// become spares (their blocks are reused by later segments), the rest are deleted.
+pub(crate) fn release_through(dir: &Path, through: u64) -> Result<usize> {
+    let mut released: Vec<u64> = list_segments(dir)?
+        .into_iter()
+        .filter(|&s| s <= through)
+        .collect();
+    if released.is_empty() {
+        return Ok(0);
+    }
+    let mut room = SPARES_MAX.saturating_sub(list_spares(dir)?.len());
+    // Newest first: recent segments were written by the current load, so their size fits it.
+    released.reverse();
+    for &seq in &released {
+        let path = segment_path(dir, seq);
+        if room > 0 {
+            std::fs::rename(&path, dir.join(format!("spare-{seq:020}{SPARE_SUFFIX}")))
+                .map_err(|e| io_err(&path, e))?;
+            room -= 1;
+        } else {
             std::fs::remove_file(&path).map_err(|e| io_err(&path, e))?;
-            n += 1;
         }
     }
-    if n > 0 {
-        sync_dir(dir)?;
-    }
-    Ok(n)
+    sync_dir(dir)?;
+    Ok(released.len())
 }
 
 #[cfg(test)]

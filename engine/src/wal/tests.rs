@@ -9,14 +9,29 @@ fn write(bucket: u64, body: &str) -> WalWrite {
     }
 }
 
-fn segment_with(dir: &Path, seq: u64, writes: &[WalWrite]) -> PathBuf {
-    let mut f = create_segment(dir, seq).expect("segment");
+/// The framed records of `writes`, salted for segment `seq` (what the writer thread does).
+fn frames(seq: u64, writes: &[WalWrite]) -> Vec<u8> {
     let mut buf = Vec::new();
     for w in writes {
+        let start = buf.len();
         w.frame_into(&mut buf);
+        let crc = u32::from_le_bytes(buf[start + 4..start + 8].try_into().expect("4 bytes"));
+        buf[start + 4..start + 8].copy_from_slice(&(crc ^ salt(seq)).to_le_bytes());
     }
-    f.write_all(&buf).expect("write");
+    buf
+}
+
+/// A segment holding `writes`, not closed (as the last segment is after a crash).
+fn segment_with(dir: &Path, seq: u64, writes: &[WalWrite]) -> PathBuf {
+    let seg = open_segment(dir, seq).expect("segment");
+    seg.file
+        .write_all_at(&frames(seq, writes), seg.pos)
+        .expect("write");
     segment_path(dir, seq)
+}
+
+fn read_all(path: &Path) -> Vec<u8> {
+    std::fs::read(path).expect("read")
 }
 
 #[test]
@@ -24,33 +39,37 @@ fn framing_round_trips() {
     let dir = tempfile::tempdir().expect("tempdir");
     let writes = [write(1, "a v=1"), write(2, "b v=2\nc v=3")];
     segment_with(dir.path(), 0, &writes);
-    let got = read_segment(dir.path(), 0, false).expect("read");
+    let got = read_segment(dir.path(), 0, true).expect("read");
     assert_eq!(got.writes, writes);
-    assert_eq!(got.torn_bytes, 0);
 }
 
 #[test]
 fn empty_segment_has_no_records() {
     let dir = tempfile::tempdir().expect("tempdir");
-    segment_with(dir.path(), 3, &[]);
-    assert!(read_segment(dir.path(), 3, false)
+    let path = segment_with(dir.path(), 3, &[]);
+    assert!(read_segment(dir.path(), 3, true)
         .expect("read")
         .writes
         .is_empty());
-    // a last segment whose header never reached the disk
+    // Cut to its header at that start-up, it then reads as a clean non-last segment.
+    assert_eq!(read_all(&path).len(), HEADER_BYTES);
+    assert!(read_segment(dir.path(), 3, false).is_ok());
+    // A last segment whose header never reached the disk is made a valid empty one.
     std::fs::write(segment_path(dir.path(), 4), b"ST").expect("write");
     assert_eq!(
         read_segment(dir.path(), 4, true).expect("read").torn_bytes,
         2
     );
+    assert!(read_segment(dir.path(), 4, false).is_ok());
 }
 
 #[test]
 fn torn_tail_of_last_segment_is_cut() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = segment_with(dir.path(), 0, &[write(1, "a v=1"), write(1, "b v=2")]);
-    let full = std::fs::read(&path).expect("read");
-    std::fs::write(&path, &full[..full.len() - 3]).expect("tear");
+    let full = read_all(&path);
+    let end = HEADER_BYTES + frames(0, &[write(1, "a v=1"), write(1, "b v=2")]).len();
+    std::fs::write(&path, &full[..end - 3]).expect("tear");
     let got = read_segment(dir.path(), 0, true).expect("read");
     assert_eq!(got.writes, [write(1, "a v=1")]);
     assert!(got.torn_bytes > 0);
@@ -58,7 +77,7 @@ fn torn_tail_of_last_segment_is_cut() {
     let again = read_segment(dir.path(), 0, true).expect("read");
     assert_eq!((again.writes.len(), again.torn_bytes), (1, 0));
     // a torn record in a segment that is not the last is corruption
-    std::fs::write(&path, &full[..full.len() - 3]).expect("tear");
+    std::fs::write(&path, &full[..end - 3]).expect("tear");
     assert!(read_segment(dir.path(), 0, false).is_err());
 }
 
@@ -70,9 +89,9 @@ fn bad_crc_in_the_middle_is_a_loud_error() {
         0,
         &[write(1, "a v=1"), write(1, "b v=2"), write(1, "c v=3")],
     );
-    let mut bytes = std::fs::read(&path).expect("read");
+    let mut bytes = read_all(&path);
     // flip a byte in the first record's body
-    let idx = HEADER_BYTES as usize + RECORD_HEADER_BYTES + 20;
+    let idx = HEADER_BYTES + RECORD_HEADER_BYTES + 20;
     bytes[idx] ^= 0xff;
     std::fs::write(&path, &bytes).expect("write");
     let err = read_segment(dir.path(), 0, true).expect_err("corrupt");
@@ -81,10 +100,62 @@ fn bad_crc_in_the_middle_is_a_loud_error() {
     assert!(msg.contains("00000000000000000000.wal"), "{msg}");
 }
 
+/// A reused file keeps an older segment's records after the new ones: they are never read as
+/// part of the new segment, whether it was closed or cut short by a crash.
+#[test]
+fn a_recycled_file_never_replays_its_old_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = [
+        write(1, "old v=1"),
+        write(1, "old v=2"),
+        write(1, "old v=3"),
+    ];
+    let path = segment_with(dir.path(), 5, &old);
+    std::fs::rename(&path, dir.path().join(format!("spare-5{SPARE_SUFFIX}"))).expect("spare");
+    // Segment 9 reuses the file: one new record, then (crash) the old ones follow.
+    let seg = open_segment(dir.path(), 9).expect("segment");
+    assert!(
+        seg.allocated > HEADER_BYTES as u64,
+        "the spare's blocks came along"
+    );
+    seg.file
+        .write_all_at(&frames(9, &[write(2, "new v=1")]), seg.pos)
+        .expect("write");
+    let bytes = read_all(&segment_path(dir.path(), 9));
+    let got = read_segment(dir.path(), 9, true).expect("last segment reads");
+    assert_eq!(got.writes, [write(2, "new v=1")]);
+    assert!(got.torn_bytes > 0);
+    // Not cut and not closed, as a non-last segment it is refused.
+    std::fs::write(segment_path(dir.path(), 9), &bytes).expect("restore");
+    assert!(read_segment(dir.path(), 9, false).is_err());
+}
+
+/// A format-1 segment from an older version (8-byte header, unsalted checksums) still reads.
+#[test]
+fn format_1_segments_still_replay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut bytes = b"STWL\x01\x00\x00\x00".to_vec();
+    for w in [write(1, "a v=1"), write(3, "b v=2")] {
+        w.frame_into(&mut bytes);
+    }
+    std::fs::write(segment_path(dir.path(), 2), &bytes).expect("write");
+    let got = read_segment(dir.path(), 2, false).expect("read");
+    assert_eq!(got.writes, [write(1, "a v=1"), write(3, "b v=2")]);
+}
+
 #[tokio::test]
-async fn group_commit_acks_and_rotation() {
+async fn group_commit_close_records_and_spares() {
     let dir = tempfile::tempdir().expect("tempdir");
     let wal = Wal::start(dir.path().to_path_buf(), 0).expect("start");
+    // With no spare at start, the helper zero-fills one (and then none for PREP_INTERVAL).
+    let started = Instant::now();
+    while list_spares(dir.path()).expect("spares").is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no spare prepared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let mut acks = Vec::new();
     for i in 0..50 {
         let mut rec = Vec::new();
@@ -96,12 +167,41 @@ async fn group_commit_acks_and_rotation() {
     }
     assert!(wal.stats.syncs.load(Ordering::Relaxed) <= 50);
     assert_eq!(wal.stats.records.load(Ordering::Relaxed), 50);
-    assert_eq!(wal.rotate().expect("rotate"), 0);
-    assert_eq!(list_segments(dir.path()).expect("list"), [0, 1]);
+    let closed = wal.rotate().expect("rotate");
+    let segments = list_segments(dir.path()).expect("list");
+    assert_eq!(segments.last(), Some(&(closed + 1)));
+    // Everything written is in the segments up to the closed one, each ending in its close
+    // record (reserved space after it is ignored).
+    let mut got = Vec::new();
+    for &s in segments.iter().filter(|&&s| s <= closed) {
+        got.extend(read_segment(dir.path(), s, false).expect("read").writes);
+    }
+    assert_eq!(got.len(), 50);
+    assert_eq!(got[7], write(1, "m v=7"));
+    // Released segments become spares (at most SPARES_MAX), and the next segment reuses one.
+    assert!(release_through(dir.path(), closed).expect("release") >= 1);
+    let spares = list_spares(dir.path()).expect("spares").len();
+    // The zero-filled spare became segment `closed + 1`; segment 0 is the spare now.
+    assert_eq!(spares, 1);
+    assert_eq!(
+        std::fs::metadata(segment_path(dir.path(), closed + 1))
+            .expect("segment")
+            .len(),
+        RESERVED_BYTES
+    );
+    let next = wal.rotate().expect("rotate");
+    assert_eq!(next, closed + 1);
+    assert_eq!(
+        list_spares(dir.path()).expect("spares").len(),
+        spares - 1,
+        "the new segment took a spare"
+    );
     wal.stop();
-    let got = read_segment(dir.path(), 0, false).expect("read");
-    assert_eq!(got.writes.len(), 50);
-    assert_eq!(got.writes[7], write(1, "m v=7"));
-    assert_eq!(delete_through(dir.path(), 0).expect("delete"), 1);
-    assert_eq!(list_segments(dir.path()).expect("list"), [1]);
+}
+
+#[test]
+fn salts_differ_between_segments() {
+    let salts: std::collections::HashSet<u32> = (0..10_000).map(salt).collect();
+    assert_eq!(salts.len(), 10_000);
+    assert!(!salts.contains(&0));
 }
