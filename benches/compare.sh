@@ -6,12 +6,15 @@
 #
 #   bash benches/compare.sh            # full run (~15 min on 2 cores)
 #   POINTS=200000 bash benches/compare.sh   # quicker, smaller
+#   SERVERS="strata influxdb" SCENARIOS="a d e" bash benches/compare.sh   # a subset ((e) needs (a))
 set -euo pipefail
 cd "$(dirname "$0")/.."
 POINTS=${POINTS:-1000000}
 HC_POINTS=${HC_POINTS:-1000000}
 SEQ_POINTS=${SEQ_POINTS:-2000}
 OUT=${OUT:-benches/compare-latest.md}
+SERVERS=${SERVERS:-strata influxdb victoria-metrics}
+SCENARIOS=${SCENARIOS:-a b c d e}
 WORK=$(mktemp -d /tmp/strata-compare.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -89,19 +92,22 @@ run() { # scenario server args...
   echo "$json"
 }
 
-FSYNC=$($LOAD --fsync-probe "$WORK")
-log "raw fdatasync rate of this disk: $FSYNC/s"
+read -r FSYNC FSYNC_OVER <<<"$($LOAD --fsync-probe "$WORK")"
+log "raw fdatasync rate of this disk: $FSYNC/s (4 KiB appends), $FSYNC_OVER/s (4 KiB overwrites)"
 
-declare -A RESULT DISK
-for server in strata influxdb victoria-metrics; do
-  for scenario in a b c d e; do
+declare -A RESULT DISK RAW
+for server in $SERVERS; do
+  for scenario in $SCENARIOS; do
     dir="$WORK/$server-$scenario"
     start_server "$server" "$dir"
     case $scenario in
       a) j=$(run a "$server" --series 10000 --batch 5000 --concurrency 4 --points "$POINTS") ;;
       b) j=$(run b "$server" --series 10000 --batch 5000 --concurrency 4 --points "$POINTS" --gzip) ;;
       c) j=$(run c "$server" --series 1000000 --batch 5000 --concurrency 4 --points "$HC_POINTS") ;;
-      d) j=$(run d "$server" --series 100 --batch 1 --concurrency 1 --points "$SEQ_POINTS") ;;
+      d) # This disk's sync cost drifts by 2x within minutes: probe it right before and after.
+         before=$($LOAD --fsync-probe "$WORK")
+         j=$(run d "$server" --series 100 --batch 1 --concurrency 1 --points "$SEQ_POINTS")
+         RAW[$server]="$before $($LOAD --fsync-probe "$WORK")" ;;
       e) rate=$(python3 -c "import json;print(int(json.load(open('${RESULT[$server-a]}'))['points_per_s']/2))")
          # 10 s at that rate, at most $POINTS points (bodies are built up front).
          pts=$((rate * 10)); [ "$pts" -gt "$POINTS" ] && pts=$POINTS
@@ -111,10 +117,27 @@ for server in strata influxdb victoria-metrics; do
     DISK[$server-$scenario]=$(stop_server "$PID" "$dir")
   done
 done
+# Each server's (d) against the raw sync rates measured around it, and against InfluxDB's.
+DNOTES=""
+if [[ " $SCENARIOS " == *" d "* ]]; then
+  for server in $SERVERS; do
+    DNOTES+=$(python3 - "${RESULT[$server-d]}" "${RESULT[influxdb-d]:-}" "$server" ${RAW[$server]} <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))["requests_per_s"]
+influx = json.load(open(sys.argv[2]))["requests_per_s"] if sys.argv[2] else None
+a1, o1, a2, o2 = map(float, sys.argv[4:8])
+append, over = (a1 + a2) / 2, (o1 + o2) / 2
+vs = "" if influx is None or sys.argv[3] == "influxdb" else "; %.2fx InfluxDB 1.x" % (r / influx)
+print("- (d) %s: %.0f acks/s = %.0f%% of the 4 KiB-append fdatasync rate (%.0f/s) and %.0f%% of the 4 KiB-overwrite rate (%.0f/s), both averaged over probes just before and after this run%s." % (
+    sys.argv[3], r, 100 * r / append, append, 100 * r / over, over, vs))
+PY
+)$'\n'
+  done
+fi
 
 {
   echo "Date: $(date -u +%Y-%m-%dT%H:%MZ); commit $(git rev-parse --short HEAD); $(nproc) CPUs, $(free -g | awk '/Mem/{print $2}') GiB RAM, $(lscpu | sed -n 's/^Model name: *//p');"
-  echo "servers: strata $(target/release/strata --version | cut -d' ' -f2), influxd $(influxd version 2>/dev/null | awk '{print $2}'), victoria-metrics $(dpkg-query -W -f='${Version}' victoria-metrics); raw fdatasync ${FSYNC}/s."
+  echo "servers: strata $(target/release/strata --version | cut -d' ' -f2), influxd $(influxd version 2>/dev/null | awk '{print $2}'), victoria-metrics $(dpkg-query -W -f='${Version}' victoria-metrics); raw fdatasync at the start ${FSYNC}/s (4 KiB appends), ${FSYNC_OVER}/s (4 KiB overwrites)."
   echo "Command: \`POINTS=$POINTS HC_POINTS=$HC_POINTS SEQ_POINTS=$SEQ_POINTS bash benches/compare.sh\` (load generator and server share the 2 cores)."
   echo
   echo "Server CPU is counted from the first request until the server has been idle for 2 s after the last (deferred merges and flushes included); Strata runs with \`--flush-interval-ms 1000\` so its Parquet flush falls in that window."
@@ -123,8 +146,8 @@ done
   echo
   echo "| scenario | server | points/s | points per server CPU-s | p50 ms | p99 ms | peak RSS MiB | bytes on disk | errors |"
   echo "|---|---|---|---|---|---|---|---|---|"
-  for scenario in a b c d e; do
-    for server in strata influxdb victoria-metrics; do
+  for scenario in $SCENARIOS; do
+    for server in $SERVERS; do
       python3 - "${RESULT[$server-$scenario]}" "$scenario" "$server" "${DISK[$server-$scenario]}" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -138,4 +161,5 @@ print("| %s | %s | %.0f | %s | %.2f | %.2f | %.0f | %s | %s |" % (
 PY
     done
   done
+  if [ -n "$DNOTES" ]; then echo; printf '%s' "$DNOTES"; fi
 } | tee "$OUT"

@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+pub mod http;
+
 use lp::{encode_line, FieldValue, Line};
 
 /// A small, fast, deterministic PRNG (SplitMix64): benchmarks need repeatable data, not

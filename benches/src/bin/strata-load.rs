@@ -80,9 +80,14 @@ struct Args {
     /// points). Set it to make bodies byte-for-byte reproducible.
     #[arg(long)]
     start_ns: Option<i64>,
-    /// Instead of a load: measure this directory's raw fdatasync rate (4 KiB appends) and exit.
+    /// Instead of a load: print this directory's raw fdatasync rates (4 KiB appends, then 4 KiB
+    /// overwrites) and exit.
     #[arg(long)]
     fsync_probe: Option<std::path::PathBuf>,
+    /// Instead of writes, send `GET /ping` (`--points` of them): the HTTP round trip of the
+    /// server with no storage work, a floor for the 1-line write latency.
+    #[arg(long)]
+    ping: bool,
 }
 
 /// Nanoseconds between two rounds of points (each series gets one point per round).
@@ -213,19 +218,34 @@ fn settle(pid: u32, max: Duration) {
     }
 }
 
-fn fsync_probe(dir: &std::path::Path) -> f64 {
+/// Raw `fdatasync` rates of the disk under `dir`, sequentially, 1000 syncs each: 4 KiB
+/// appends (the file grows, so each sync also commits its new size) and 4 KiB overwrites of a
+/// file whose blocks are already written (data only, the fastest a sync gets on this disk).
+fn fsync_probe(dir: &std::path::Path) -> (f64, f64) {
+    use std::os::unix::fs::FileExt;
     let path = dir.join(".strata-fsync-probe");
-    let mut f = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let n = 1000u64;
     let block = [7u8; 4096];
-    let n = 1000;
-    let started = Instant::now();
-    for _ in 0..n {
-        f.write_all(&block).unwrap_or_else(|e| panic!("write: {e}"));
-        f.sync_data().unwrap_or_else(|e| panic!("fdatasync: {e}"));
-    }
-    let rate = f64::from(n) / started.elapsed().as_secs_f64();
+    let rate = |overwrite: bool| {
+        let f = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if overwrite {
+            for i in 0..n {
+                f.write_all_at(&block, i * 4096)
+                    .unwrap_or_else(|e| panic!("write: {e}"));
+            }
+            f.sync_all().unwrap_or_else(|e| panic!("fsync: {e}"));
+        }
+        let started = Instant::now();
+        for i in 0..n {
+            f.write_all_at(&block, i * 4096)
+                .unwrap_or_else(|e| panic!("write: {e}"));
+            f.sync_data().unwrap_or_else(|e| panic!("fdatasync: {e}"));
+        }
+        n as f64 / started.elapsed().as_secs_f64()
+    };
+    let rates = (rate(false), rate(true));
     let _ = std::fs::remove_file(&path);
-    rate
+    rates
 }
 
 fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
@@ -236,7 +256,8 @@ fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
 fn main() {
     let args = Args::parse();
     if let Some(dir) = &args.fsync_probe {
-        println!("{:.0}", fsync_probe(dir));
+        let (append, overwrite) = fsync_probe(dir);
+        println!("{append:.0} {overwrite:.0}");
         return;
     }
     let precision: Precision = args.precision.parse().unwrap_or_else(|e| {
@@ -259,15 +280,26 @@ fn main() {
     );
     let bodies = Arc::new(build_bodies(&args, precision));
     let wire_bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
-    let mut url = format!(
-        "{}/write?db={}&precision={}",
-        args.url.trim_end_matches('/'),
-        args.db,
-        args.precision
-    );
+    let mut path = format!("/write?db={}&precision={}", args.db, args.precision);
     if let Some(rp) = &args.rp {
-        url.push_str(&format!("&rp={rp}"));
+        path.push_str(&format!("&rp={rp}"));
     }
+    let authority = strata_benches::http::authority(&args.url).unwrap_or_else(|e| {
+        eprintln!("strata-load: {e}");
+        std::process::exit(2)
+    });
+    let mut headers: Vec<(String, String)> = Vec::new();
+    if let Some(t) = &args.token {
+        headers.push(("Authorization".into(), format!("Token {t}")));
+    }
+    if args.gzip {
+        headers.push(("Content-Encoding".into(), "gzip".into()));
+    }
+    let (method, path) = if args.ping {
+        ("GET", "/ping".to_owned())
+    } else {
+        ("POST", path)
+    };
     let cpu_before = args.server_pid.and_then(cpu_seconds);
     let next = Arc::new(AtomicUsize::new(0));
     let sent_points = Arc::new(AtomicU64::new(0));
@@ -283,13 +315,27 @@ fn main() {
                 Arc::clone(&errors),
                 bar.clone(),
             );
-            let (url, args) = (url.clone(), args.clone());
+            let (authority, path, headers, args) = (
+                authority.clone(),
+                path.clone(),
+                headers.clone(),
+                args.clone(),
+            );
             std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::builder()
-                    .timeout(Duration::from_secs(120))
-                    .build()
-                    .unwrap_or_else(|e| panic!("client: {e}"));
+                let headers: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let timeout = Duration::from_secs(120);
+                let mut conn: Option<strata_benches::http::Conn> = None;
                 let mut latencies = Vec::new();
+                let count_error = |what: String| {
+                    *errors
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(what)
+                        .or_default() += 1
+                };
                 loop {
                     let r = next.fetch_add(1, Ordering::Relaxed);
                     let Some(body) = bodies.get(r) else { break };
@@ -304,31 +350,22 @@ fn main() {
                             std::thread::sleep(wait);
                         }
                     }
-                    let mut req = http.post(&url).body(body.clone());
-                    if let Some(t) = &args.token {
-                        req = req.header("Authorization", format!("Token {t}"));
-                    }
-                    if args.gzip {
-                        req = req.header("Content-Encoding", "gzip");
-                    }
+                    let body: &[u8] = if args.ping { b"" } else { body };
                     let t = Instant::now();
-                    let outcome = req.send().map(|resp| resp.status().as_u16());
+                    let outcome = match conn.as_mut() {
+                        Some(c) => Ok(c),
+                        None => strata_benches::http::Conn::connect(&authority, timeout)
+                            .map(|c| conn.insert(c)),
+                    }
+                    .and_then(|c| c.request(method, &path, &headers, body));
                     latencies.push(t.elapsed());
                     match outcome {
-                        Ok(204) => {}
-                        Ok(status) => {
-                            *errors
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .entry(status.to_string())
-                                .or_default() += 1
-                        }
+                        Ok(resp) if resp.status == 204 || (args.ping && resp.status < 300) => {}
+                        Ok(resp) => count_error(resp.status.to_string()),
                         Err(e) => {
-                            *errors
-                                .lock()
-                                .unwrap_or_else(|e| e.into_inner())
-                                .entry(format!("connection: {}", e.without_url()))
-                                .or_default() += 1
+                            // Reconnect for the next request.
+                            conn = None;
+                            count_error(format!("connection: {e}"));
                         }
                     }
                     bar.inc(points);
