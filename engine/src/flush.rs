@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use arrow::array::{Array, ArrayRef, BooleanArray, TimestampNanosecondArray};
-use arrow::compute::{filter_record_batch, lexsort_to_indices, take_record_batch, SortColumn};
+use arrow::array::{Array, ArrayRef, TimestampNanosecondArray};
+use arrow::compute::take_record_batch;
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use catalog::BucketId;
@@ -109,8 +109,9 @@ pub(crate) async fn write_job(
     let Some(merged) = merge_parts(job.parts)? else {
         return Ok(entries);
     };
-    for (day, part) in split_by_day(merged)? {
-        let sorted = sort_for_file(&part)?;
+    let (all, days) = sort_for_files(&merged)?;
+    for (day, start, len) in days {
+        let sorted = all.slice(start, len);
         let time = time_column(&sorted)?;
         let (min_time_ns, max_time_ns) = (
             arrow::compute::min(time).unwrap_or_default(),
@@ -160,11 +161,7 @@ pub(crate) async fn write_job(
 /// Streams `batch` into a Parquet object one row group at a time, so memory stays bounded by a
 /// row group plus one upload part, whatever the file's size.
 async fn upload(settings: &FlushSettings, path: &Path, batch: &RecordBatch) -> Result<u64> {
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_max_row_group_row_count(Some(settings.row_group_rows.max(1)))
-        .build();
+    let props = writer_properties(&batch.schema(), settings.row_group_rows);
     let parquet_err = |e: parquet::errors::ParquetError| EngineError::Parquet(e.to_string());
     let io_err = |e: std::io::Error| EngineError::Parquet(e.to_string());
     let upload = settings.store.put_multipart(path).await?;
@@ -206,6 +203,35 @@ async fn upload(settings: &FlushSettings, path: &Path, batch: &RecordBatch) -> R
             Err(e)
         }
     }
+}
+
+/// How each column is encoded. Dictionary encoding only where values repeat by nature (tags,
+/// string fields): for measured numbers it builds a dictionary of nearly every value, which
+/// the writer then compresses and throws away (it was half of a flush's time). Floats are
+/// byte-stream-split (ZSTD then finds the shared exponent bytes), integers and times
+/// delta-encoded (sorted by series, neighbouring values are close).
+fn writer_properties(schema: &arrow::datatypes::Schema, row_group_rows: usize) -> WriterProperties {
+    use parquet::basic::Encoding;
+    use parquet::schema::types::ColumnPath;
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(row_group_rows.max(1)))
+        .set_dictionary_enabled(false);
+    for field in schema.fields() {
+        let col = ColumnPath::from(field.name().as_str());
+        props = match field.data_type() {
+            DataType::Dictionary(_, _) | DataType::Utf8 => {
+                props.set_column_dictionary_enabled(col, true)
+            }
+            DataType::Float64 => props.set_column_encoding(col, Encoding::BYTE_STREAM_SPLIT),
+            DataType::Int64 | DataType::UInt64 | DataType::Timestamp(_, _) => {
+                props.set_column_encoding(col, Encoding::DELTA_BINARY_PACKED)
+            }
+            _ => props,
+        };
+    }
+    props.build()
 }
 
 fn time_column(batch: &RecordBatch) -> Result<&TimestampNanosecondArray> {
@@ -268,86 +294,64 @@ pub(crate) fn merge_parts(parts: Vec<TableBuffer>) -> Result<Option<Taken>> {
     Ok(Some(Taken { batch, seq }))
 }
 
-/// Splits rows into one set per UTC day, so each file belongs to exactly one day directory
-/// (retention can then drop whole files).
-fn split_by_day(rows: Taken) -> Result<Vec<(i64, Taken)>> {
-    let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
-    let time = time_column(&rows.batch)?;
-    let day_of = |i: usize| time.value(i).div_euclid(NANOS_PER_DAY);
-    let first = if time.is_empty() { 0 } else { day_of(0) };
-    if (0..time.len()).all(|i| day_of(i) == first) {
-        return Ok(vec![(first, rows)]);
-    }
-    let mut days: Vec<i64> = (0..time.len()).map(day_of).collect();
-    days.sort_unstable();
-    days.dedup();
-    days.into_iter()
-        .map(|day| {
-            let mask: BooleanArray = (0..time.len()).map(|i| Some(day_of(i) == day)).collect();
-            let batch = filter_record_batch(&rows.batch, &mask).map_err(internal)?;
-            let seq = arrow::compute::filter(&rows.seq, &mask).map_err(internal)?;
-            let seq = seq
-                .as_any()
-                .downcast_ref::<arrow::array::UInt64Array>()
-                .cloned()
-                .ok_or_else(|| EngineError::Internal("sequence column of another type".into()))?;
-            Ok((day, Taken { batch, seq }))
-        })
-        .collect()
-}
-
-/// Sorts rows by every tag column (in column order, i.e. by tag name), then time, then arrival
-/// (write pass, then position: rows of one pass sit in one shard, in order), and merges rows of
-/// the same series and timestamp as InfluxDB 1.x does: the result has the union of their
-/// fields, each field taking its last written value (last write wins).
-pub(crate) fn sort_for_file(rows: &Taken) -> Result<RecordBatch> {
+/// Sorts rows by UTC day (one file per day, so retention can drop whole files), then every tag
+/// column (in column order, i.e. by tag name), then time, then arrival (write pass, then
+/// position: rows of one pass sit in one shard, in order), and merges rows of the same series
+/// and timestamp as InfluxDB 1.x does: the result has the union of their fields, each field
+/// taking its last written value (last write wins). Returns the rows and each day's
+/// `(day, first row, rows)`.
+pub(crate) fn sort_for_files(rows: &Taken) -> Result<(RecordBatch, Vec<(i64, usize, usize)>)> {
     let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
     let batch = &rows.batch;
     let schema = batch.schema();
-    let is_key = |f: &arrow::datatypes::Field| {
-        matches!(f.data_type(), DataType::Dictionary(_, _)) || f.name() == TIME_COLUMN
-    };
-    // Key columns in sort order: tags by name, then time (the batch's column order).
-    let key_cols: Vec<ArrayRef> = schema
+    let is_tag = |f: &arrow::datatypes::Field| matches!(f.data_type(), DataType::Dictionary(_, _));
+    let is_key = |f: &arrow::datatypes::Field| is_tag(f) || f.name() == TIME_COLUMN;
+    // Tags in sort order (by name: the batch's column order), as ranks of their values.
+    let tags: Vec<Vec<u32>> = schema
         .fields()
         .iter()
         .zip(batch.columns())
-        .filter(|(f, _)| is_key(f))
-        .map(|(_, c)| ArrayRef::clone(c))
-        .collect();
-    if batch.column_by_name(TIME_COLUMN).is_none() {
-        return Err(EngineError::Internal("batch without a time column".into()));
+        .filter(|(f, _)| is_tag(f))
+        .map(|(_, c)| tag_ranks(c.as_ref()))
+        .collect::<Result<_>>()?;
+    let time = time_column(batch)?.values();
+    let day_of = |t: i64| t.div_euclid(NANOS_PER_DAY);
+    let mut order = series_time_order(&tags, time, rows.seq.values());
+    // Days as the most significant key: one more stable counting sort, by day rank.
+    let mut days: Vec<i64> = time.iter().map(|&t| day_of(t)).collect();
+    days.sort_unstable();
+    days.dedup();
+    if days.len() > 1 {
+        let ranks: Vec<u32> = time
+            .iter()
+            .map(|&t| days.binary_search(&day_of(t)).unwrap_or(0) as u32)
+            .collect();
+        order = stable_counting_sort(order, &ranks);
     }
-    let pass: ArrayRef = Arc::new(rows.seq.clone());
-    let position: ArrayRef = Arc::new(arrow::array::UInt64Array::from_iter_values(
-        0..batch.num_rows() as u64,
-    ));
-    let sort_keys: Vec<SortColumn> = key_cols
-        .iter()
-        .chain([&pass, &position])
-        .map(|c| SortColumn {
-            values: ArrayRef::clone(c),
-            options: None,
-        })
-        .collect();
-    let order = lexsort_to_indices(&sort_keys, None).map_err(internal)?;
-    let comparators = key_cols
-        .iter()
-        .map(|c| arrow::array::make_comparator(c.as_ref(), c.as_ref(), Default::default()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
-    let same_point = |a: usize, b: usize| comparators.iter().all(|cmp| cmp(a, b).is_eq());
+    let same_point = |a: u32, b: u32| {
+        let (a, b) = (a as usize, b as usize);
+        time[a] == time[b] && tags.iter().all(|r| r[a] == r[b])
+    };
     // Runs of equal (series, time) in sorted order: [start, end) positions into `order`.
-    let sorted: Vec<usize> = order.values().iter().map(|&i| i as usize).collect();
-    let mut groups: Vec<(usize, usize)> = Vec::with_capacity(sorted.len());
-    for (pos, &row) in sorted.iter().enumerate() {
+    let mut groups: Vec<(usize, usize)> = Vec::with_capacity(order.len());
+    for (pos, &row) in order.iter().enumerate() {
         match groups.last_mut() {
-            Some((start, end)) if same_point(sorted[*start], row) => *end = pos + 1,
+            Some((start, end)) if same_point(order[*start], row) => *end = pos + 1,
             _ => groups.push((pos, pos + 1)),
         }
     }
-    if groups.len() == sorted.len() {
-        return take_record_batch(batch, &order).map_err(internal);
+    // Each day's run of output rows (groups never span days: same time, same day).
+    let mut runs: Vec<(i64, usize, usize)> = Vec::new();
+    for (out_row, &(start, _)) in groups.iter().enumerate() {
+        let day = day_of(time[order[start] as usize]);
+        match runs.last_mut() {
+            Some((d, _, len)) if *d == day => *len += 1,
+            _ => runs.push((day, out_row, 1)),
+        }
+    }
+    if groups.len() == order.len() {
+        let indices = arrow::array::UInt32Array::from(order);
+        return Ok((take_record_batch(batch, &indices).map_err(internal)?, runs));
     }
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (field, col) in schema.fields().iter().zip(batch.columns()) {
@@ -356,22 +360,96 @@ pub(crate) fn sort_for_file(rows: &Taken) -> Result<RecordBatch> {
         let pick: arrow::array::UInt32Array = groups
             .iter()
             .map(|&(start, end)| {
-                let rows = &sorted[start..end];
+                let rows = &order[start..end];
                 let chosen = if is_key(field) {
                     rows[0]
                 } else {
                     rows.iter()
                         .rev()
                         .copied()
-                        .find(|&r| col.is_valid(r))
+                        .find(|&r| col.is_valid(r as usize))
                         .unwrap_or(rows[end - start - 1])
                 };
-                Some(chosen as u32)
+                Some(chosen)
             })
             .collect();
         columns.push(arrow::compute::take(col.as_ref(), &pick, None).map_err(internal)?);
     }
-    RecordBatch::try_new(schema, columns).map_err(internal)
+    Ok((
+        RecordBatch::try_new(schema, columns).map_err(internal)?,
+        runs,
+    ))
+}
+
+/// Each row's rank of a tag column: 0 for null, else 1 + the place of its value in byte order
+/// (equal values, which a merged dictionary can repeat, share a rank). Sorting by ranks is
+/// sorting by the strings, at the cost of one sort of the distinct values instead of a string
+/// comparison per row comparison.
+fn tag_ranks(col: &dyn Array) -> Result<Vec<u32>> {
+    let dict = col
+        .as_any()
+        .downcast_ref::<arrow::array::DictionaryArray<arrow::datatypes::Int32Type>>()
+        .ok_or_else(|| EngineError::Internal("tag column of another type".into()))?;
+    let values = dict
+        .values()
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .ok_or_else(|| EngineError::Internal("tag dictionary of another type".into()))?;
+    let mut by_value: Vec<u32> = (0..values.len() as u32).collect();
+    by_value.sort_unstable_by(|&a, &b| values.value(a as usize).cmp(values.value(b as usize)));
+    let mut rank_of = vec![0u32; values.len()];
+    let mut rank = 0u32;
+    for (i, &v) in by_value.iter().enumerate() {
+        let new_value =
+            i == 0 || values.value(by_value[i - 1] as usize) != values.value(v as usize);
+        rank += u32::from(new_value);
+        rank_of[v as usize] = rank;
+    }
+    let keys = dict.keys();
+    Ok((0..keys.len())
+        .map(|i| {
+            if keys.is_valid(i) {
+                usize::try_from(keys.value(i))
+                    .ok()
+                    .and_then(|k| rank_of.get(k).copied())
+                    .unwrap_or(0)
+            } else {
+                0
+            }
+        })
+        .collect())
+}
+
+/// Row order by (every tag rank, in order), time, write pass, position: a stable sort by
+/// (time, pass) — nearly sorted already, rows arrive in time order — then one stable counting
+/// sort per tag, last tag first (least significant digit first), so the first tag ends up
+/// most significant.
+fn series_time_order(tags: &[Vec<u32>], time: &[i64], seq: &[u64]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..time.len() as u32).collect();
+    order.sort_by_key(|&i| (time[i as usize], seq[i as usize]));
+    for ranks in tags.iter().rev() {
+        order = stable_counting_sort(order, ranks);
+    }
+    order
+}
+
+/// `order` stably re-sorted by `ranks[row]` (small integers): two passes, no comparisons.
+fn stable_counting_sort(order: Vec<u32>, ranks: &[u32]) -> Vec<u32> {
+    let max = ranks.iter().copied().max().unwrap_or(0) as usize;
+    let mut start = vec![0usize; max + 2];
+    for &i in &order {
+        start[ranks[i as usize] as usize + 1] += 1;
+    }
+    for r in 1..start.len() {
+        start[r] += start[r - 1];
+    }
+    let mut out = vec![0u32; order.len()];
+    for &i in &order {
+        let r = ranks[i as usize] as usize;
+        out[start[r]] = i;
+        start[r] += 1;
+    }
+    out
 }
 
 /// `YYYY-MM-DD` of a day number since 1970-01-01 (proleptic Gregorian, Howard Hinnant's
@@ -420,7 +498,7 @@ mod tests {
                 .expect("append");
         }
         let taken = buf.take().expect("take").expect("rows");
-        let out = sort_for_file(&taken).expect("sort");
+        let (out, _) = sort_for_files(&taken).expect("sort");
         assert_eq!(out.num_rows(), 3);
         let v = out
             .column_by_name("v")
@@ -486,7 +564,7 @@ mod tests {
                 .collect();
             assert_eq!(names, ["host", "v", "w", "time"]);
             assert_eq!(merged.batch.num_rows(), 4);
-            let out = sort_for_file(&merged).expect("sort");
+            let (out, _) = sort_for_files(&merged).expect("sort");
             assert_eq!(out.num_rows(), 2);
             let v = out
                 .column_by_name("v")
@@ -499,6 +577,118 @@ mod tests {
             // (h1, 5): v from pass 2, w kept from pass 1; (h2, 7): v from pass 3.
             assert_eq!((v.value(0), w.value(0)), (2.0, 1));
             assert_eq!((v.value(1), w.is_null(1)), (4.0, true));
+        }
+    }
+
+    /// The rank-and-counting-sort order is exactly Arrow's lexicographic sort of the strings
+    /// (nulls first), then time, pass and position, on data with nulls, repeated dictionary
+    /// values (as merged shards have) and ties everywhere.
+    #[test]
+    fn series_time_order_matches_lexsort() {
+        use arrow::array::{DictionaryArray, Int32Array, StringArray, UInt64Array};
+        use arrow::compute::{lexsort_to_indices, SortColumn};
+        let mut rng = 0x853c_49e6_748f_ea9bu64;
+        let mut next = |n: u64| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % n
+        };
+        for _ in 0..50 {
+            let rows = 1 + next(400) as usize;
+            // A dictionary with repeats: "b" twice, "" once.
+            let values = Arc::new(StringArray::from(vec!["b", "a", "ab", "b", "", "é"]));
+            let tag = |next: &mut dyn FnMut(u64) -> u64| -> ArrayRef {
+                let keys: Int32Array = (0..rows)
+                    .map(|_| (next(7) != 0).then(|| next(6) as i32))
+                    .collect();
+                Arc::new(
+                    DictionaryArray::<arrow::datatypes::Int32Type>::try_new(
+                        keys,
+                        Arc::clone(&values) as ArrayRef,
+                    )
+                    .expect("dictionary"),
+                )
+            };
+            let t1 = tag(&mut next);
+            let t2 = tag(&mut next);
+            let time: Vec<i64> = (0..rows).map(|_| next(5) as i64 - 2).collect();
+            let seq: Vec<u64> = (0..rows).map(|_| next(3)).collect();
+            let expected = lexsort_to_indices(
+                &[
+                    SortColumn {
+                        values: Arc::clone(&t1),
+                        options: None,
+                    },
+                    SortColumn {
+                        values: Arc::clone(&t2),
+                        options: None,
+                    },
+                    SortColumn {
+                        values: Arc::new(arrow::array::Int64Array::from(time.clone())),
+                        options: None,
+                    },
+                    SortColumn {
+                        values: Arc::new(UInt64Array::from(seq.clone())),
+                        options: None,
+                    },
+                    SortColumn {
+                        values: Arc::new(UInt64Array::from_iter_values(0..rows as u64)),
+                        options: None,
+                    },
+                ],
+                None,
+            )
+            .expect("lexsort");
+            let ranks = [
+                tag_ranks(t1.as_ref()).expect("ranks"),
+                tag_ranks(t2.as_ref()).expect("ranks"),
+            ];
+            assert_eq!(
+                series_time_order(&ranks, &time, &seq),
+                expected.values().to_vec()
+            );
+        }
+    }
+
+    /// Rows of three days, interleaved: one run per day, in day order, each sorted by series
+    /// then time, every row kept.
+    #[test]
+    fn one_sort_splits_by_day() {
+        use catalog::{ColumnType, FieldType};
+        use lp::FieldValue;
+        let mut buf = crate::TableBuffer::default();
+        let t = buf.add_column("host", ColumnType::Tag);
+        let v = buf.add_column("v", ColumnType::Field(FieldType::Integer));
+        let day = NANOS_PER_DAY;
+        let mut expected_rows = 0;
+        for i in 0..300i64 {
+            let host = ["b", "a", "c"][(i % 3) as usize];
+            let time = (2 - i % 3) * day + i;
+            buf.append_row(
+                [(t, host)].into_iter(),
+                [(v, &FieldValue::I64(i))].into_iter(),
+                time,
+                1,
+            )
+            .expect("append");
+            expected_rows += 1;
+        }
+        let taken = buf.take().expect("take").expect("rows");
+        let (out, runs) = sort_for_files(&taken).expect("sort");
+        assert_eq!(out.num_rows(), expected_rows);
+        assert_eq!(
+            runs.iter().map(|&(d, _, n)| (d, n)).collect::<Vec<_>>(),
+            [(0, 100), (1, 100), (2, 100)]
+        );
+        let time = time_column(&out).expect("time");
+        for &(d, start, n) in &runs {
+            let times: Vec<i64> = (start..start + n).map(|i| time.value(i)).collect();
+            assert!(times.iter().all(|t| t.div_euclid(day) == d));
+            assert!(
+                times.windows(2).all(|w| w[0] < w[1]),
+                "one series per day here, by time"
+            );
         }
     }
 

@@ -309,7 +309,11 @@ async fn replay_flushes_as_it_goes() {
     // A third start with a small flush size: replay persists each segment's rows.
     let (engine, _, _) = open_with(dir.path(), 1).await;
     assert_eq!(engine.files().iter().map(|f| f.rows).sum::<u64>(), 1000);
-    assert_eq!(wal_segments(dir.path()), 1, "only the new, open segment is left");
+    assert_eq!(
+        wal_segments(dir.path()),
+        1,
+        "only the new, open segment is left"
+    );
     engine.shutdown().expect("shutdown");
     let (engine, _, _) = open(dir.path()).await;
     engine.flush_now().await.expect("flush");

@@ -88,6 +88,10 @@ struct Args {
     /// server with no storage work, a floor for the 1-line write latency.
     #[arg(long)]
     ping: bool,
+    /// Also write every request's start (ms since the load began) and latency (ms) to this
+    /// file, one `start latency` pair per line: shows when the slow requests happened.
+    #[arg(long)]
+    latency_log: Option<std::path::PathBuf>,
 }
 
 /// Nanoseconds between two rounds of points (each series gets one point per round).
@@ -358,7 +362,7 @@ fn main() {
                             .map(|c| conn.insert(c)),
                     }
                     .and_then(|c| c.request(method, &path, &headers, body));
-                    latencies.push(t.elapsed());
+                    latencies.push((t.duration_since(started), t.elapsed()));
                     match outcome {
                         Ok(resp) if resp.status == 204 || (args.ping && resp.status < 300) => {}
                         Ok(resp) => count_error(resp.status.to_string()),
@@ -374,12 +378,28 @@ fn main() {
             })
         })
         .collect();
-    let mut latencies: Vec<Duration> = handles
+    let timed: Vec<(Duration, Duration)> = handles
         .into_iter()
         .flat_map(|h| h.join().unwrap_or_default())
         .collect();
     let elapsed = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    if let Some(path) = &args.latency_log {
+        let mut sorted = timed.clone();
+        sorted.sort();
+        let text: String = sorted
+            .iter()
+            .map(|(at, lat)| {
+                format!(
+                    "{:.3} {:.3}\n",
+                    at.as_secs_f64() * 1e3,
+                    lat.as_secs_f64() * 1e3
+                )
+            })
+            .collect();
+        std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    let mut latencies: Vec<Duration> = timed.into_iter().map(|(_, lat)| lat).collect();
     latencies.sort();
     if let Some(pid) = args.server_pid {
         settle(pid, Duration::from_secs(args.settle_s));
