@@ -294,13 +294,16 @@ pub(crate) fn merge_parts(parts: Vec<TableBuffer>) -> Result<Option<Taken>> {
     Ok(Some(Taken { batch, seq }))
 }
 
+/// `(UTC day, first row, rows)`: one file's rows in a sorted batch.
+pub(crate) type DayRun = (i64, usize, usize);
+
 /// Sorts rows by UTC day (one file per day, so retention can drop whole files), then every tag
 /// column (in column order, i.e. by tag name), then time, then arrival (write pass, then
 /// position: rows of one pass sit in one shard, in order), and merges rows of the same series
 /// and timestamp as InfluxDB 1.x does: the result has the union of their fields, each field
 /// taking its last written value (last write wins). Returns the rows and each day's
 /// `(day, first row, rows)`.
-pub(crate) fn sort_for_files(rows: &Taken) -> Result<(RecordBatch, Vec<(i64, usize, usize)>)> {
+pub(crate) fn sort_for_files(rows: &Taken) -> Result<(RecordBatch, Vec<DayRun>)> {
     let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
     let batch = &rows.batch;
     let schema = batch.schema();
@@ -341,7 +344,7 @@ pub(crate) fn sort_for_files(rows: &Taken) -> Result<(RecordBatch, Vec<(i64, usi
         }
     }
     // Each day's run of output rows (groups never span days: same time, same day).
-    let mut runs: Vec<(i64, usize, usize)> = Vec::new();
+    let mut runs: Vec<DayRun> = Vec::new();
     for (out_row, &(start, _)) in groups.iter().enumerate() {
         let day = day_of(time[order[start] as usize]);
         match runs.last_mut() {
