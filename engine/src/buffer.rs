@@ -405,6 +405,26 @@ impl TableBuffer {
         Ok(())
     }
 
+    /// An empty buffer with the same columns, each with room for as many rows as this one
+    /// holds: what replaces a buffer taken by a flush. Growing from nothing instead would copy
+    /// every column at each doubling, all columns at the same row, inside one unlucky write.
+    pub fn fresh_like(&self) -> TableBuffer {
+        TableBuffer {
+            columns: self
+                .columns
+                .iter()
+                .map(|c| Column {
+                    name: c.name.clone(),
+                    ty: c.ty,
+                    builder: c.builder.fresh(self.rows),
+                })
+                .collect(),
+            index: self.index.clone(),
+            time: TimestampNanosecondBuilder::with_capacity(self.rows).with_timezone("UTC"),
+            ..TableBuffer::default()
+        }
+    }
+
     /// Takes every buffered row as one batch (columns: tags by name, fields by name, then time)
     /// with each row's pass sequence number, leaving the buffer empty but with the same columns.
     pub fn take(&mut self) -> Result<Option<Taken>> {
@@ -446,6 +466,27 @@ impl TableBuffer {
 impl Builder {
     fn append_null_once(&mut self) {
         self.append_nulls(1);
+    }
+
+    /// An empty builder of the same type with room for `rows` rows (strings: for as many value
+    /// bytes as this one holds; tags: for as many distinct values).
+    fn fresh(&self, rows: usize) -> Self {
+        match self {
+            Builder::Tag(t) => Builder::Tag(TagColumn {
+                keys: Vec::with_capacity(rows),
+                nulls: None,
+                values: Vec::with_capacity(t.values.len()),
+                index: HashMap::with_capacity_and_hasher(t.index.len(), Default::default()),
+                last: None,
+            }),
+            Builder::Float(_) => Builder::Float(Float64Builder::with_capacity(rows)),
+            Builder::Integer(_) => Builder::Integer(Int64Builder::with_capacity(rows)),
+            Builder::Unsigned(_) => Builder::Unsigned(UInt64Builder::with_capacity(rows)),
+            Builder::String(b) => {
+                Builder::String(StringBuilder::with_capacity(rows, b.values_slice().len()))
+            }
+            Builder::Boolean(_) => Builder::Boolean(BooleanBuilder::with_capacity(rows)),
+        }
     }
 }
 

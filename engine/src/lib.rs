@@ -343,6 +343,14 @@ struct Inner {
     files: Mutex<Vec<FileEntry>>,
 }
 
+/// Scheduling niceness of the flush thread while it keeps up (see [`Engine::flush`]).
+const FLUSH_NICE: i32 = 10;
+/// Buffered bytes beyond this many size-triggered flushes' worth mean the flush is behind.
+const FLUSH_BACKLOG_TABLES: usize = 2;
+
+/// Writes slower than this are logged at debug level with where their time went.
+const SLOW_WRITE: Duration = Duration::from_millis(10);
+
 /// How often the flush thread looks for files past their bucket's retention.
 const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -470,21 +478,27 @@ impl Cursor {
     }
 }
 
-/// Lines accepted in one pass, as the WAL will hold them.
+/// Lines accepted in one pass, framed as the WAL record that will hold them.
 struct Accepted {
-    body: Vec<u8>,
+    record: Vec<u8>,
 }
 
 impl Accepted {
-    fn new() -> Self {
-        Accepted { body: Vec::new() }
+    /// Room for the whole body: usually every line is accepted.
+    fn for_request(req: &WriteRequest<'_>, default_time_ns: i64) -> Self {
+        let mut record = Vec::with_capacity(wal::RECORD_PREFIX_BYTES + req.body.len() + 1);
+        wal::WalWrite::begin_record(&mut record, req.bucket.id, req.precision, default_time_ns);
+        Accepted { record }
     }
 
     fn push(&mut self, body: &[u8], span: std::ops::Range<usize>) {
         if let Some(line) = body.get(span) {
-            self.body.extend_from_slice(line);
-            self.body.push(b'\n');
+            wal::push_line(&mut self.record, line);
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.record.len() <= wal::RECORD_PREFIX_BYTES
     }
 }
 
@@ -788,6 +802,17 @@ impl Engine {
             return Err(EngineError::Poisoned);
         }
         let started = std::time::Instant::now();
+        // Behind, it competes with writers as an equal; otherwise it yields to them (a flush
+        // is a long burst of CPU that would stretch the latency of writes in flight).
+        let behind = self.inner.buffered_bytes.load(Ordering::Relaxed)
+            > self
+                .inner
+                .config
+                .flush_table_bytes
+                .saturating_mul(FLUSH_BACKLOG_TABLES);
+        if can_renice() {
+            set_thread_nice(if behind { 0 } else { FLUSH_NICE });
+        }
         let (closed, jobs) = {
             let _epoch = self.inner.epoch.write();
             if self.inner.buffered_bytes.load(Ordering::SeqCst) == 0 && self.buffered_rows() == 0 {
@@ -796,6 +821,11 @@ impl Engine {
             let closed = self.inner.wal.rotate()?;
             (closed, self.take_buffers())
         };
+        // Writers waited this long (the epoch lock), the latency a flush adds to writes.
+        tracing::debug!(
+            paused_writes_ms = started.elapsed().as_secs_f64() * 1e3,
+            "WAL rotated and buffers taken"
+        );
         rt.block_on(self.persist(jobs, closed, ids, reason, started))
     }
 
@@ -940,6 +970,7 @@ impl Engine {
     /// [`Durability`]). Bad points are reported in the outcome and do not stop the others; an
     /// `Err` means nothing about this request may be assumed durable.
     pub async fn write(&self, req: WriteRequest<'_>) -> Result<WriteOutcome> {
+        let entered = std::time::Instant::now();
         self.check_accepting()?;
         self.wait_for_room().await?;
         let opts = ParseOptions {
@@ -959,10 +990,12 @@ impl Engine {
             ..Cursor::default()
         };
         let mut acks = Vec::with_capacity(2);
+        let (locked, applied);
         {
             let _epoch = self.inner.epoch.read();
+            locked = entered.elapsed();
             cursor.begin(&self.inner);
-            let mut accepted = Accepted::new();
+            let mut accepted = Accepted::for_request(&req, default_ns);
             let mut line = Line::default();
             let mut parser = Parser::new(req.body, opts);
             while let Some(parsed) = parser.next_into(&mut line) {
@@ -981,12 +1014,13 @@ impl Engine {
                 }
             }
             cursor.settle(&self.inner);
-            acks.extend(self.log(req.bucket.id, req.precision, default_ns, accepted)?);
+            applied = entered.elapsed();
+            acks.extend(self.log(accepted)?);
         }
         if !deferred.is_empty() {
             self.add_columns_for(&req, opts, &deferred).await?;
             let _epoch = self.inner.epoch.read();
-            let mut accepted = Accepted::new();
+            let mut accepted = Accepted::for_request(&req, default_ns);
             // The catalog changed: look schemas up afresh.
             cursor.begin(&self.inner);
             for (span, line_no) in &deferred {
@@ -1011,13 +1045,28 @@ impl Engine {
                 }
             }
             cursor.settle(&self.inner);
-            acks.extend(self.log(req.bucket.id, req.precision, default_ns, accepted)?);
+            acks.extend(self.log(accepted)?);
         }
         if cursor.flush_wanted {
             let _ = self.inner.kick.try_send(Kick::Flush);
         }
+        let logged = entered.elapsed();
         for ack in acks {
             ack.await.map_err(|_| EngineError::ShuttingDown)??;
+        }
+        let total = entered.elapsed();
+        if total > SLOW_WRITE {
+            // Where a slow write's time went: waiting for the epoch lock (a flush taking
+            // buffers), parsing and appending, queueing the WAL record, waiting for its sync.
+            tracing::debug!(
+                total_ms = total.as_secs_f64() * 1e3,
+                lock_ms = locked.as_secs_f64() * 1e3,
+                apply_ms = (applied - locked).as_secs_f64() * 1e3,
+                log_ms = (logged - applied).as_secs_f64() * 1e3,
+                sync_wait_ms = (total - logged).as_secs_f64() * 1e3,
+                points = outcome.written,
+                "slow write"
+            );
         }
         // Rejections are sorted by line for the response: deferred lines were handled last.
         outcome.rejected.sort_by_key(|r| r.line);
@@ -1050,23 +1099,13 @@ impl Engine {
     /// Queues the accepted lines of one pass to the WAL (nothing when none were accepted).
     fn log(
         &self,
-        bucket: BucketId,
-        precision: Precision,
-        default_time_ns: i64,
-        accepted: Accepted,
+        mut accepted: Accepted,
     ) -> Result<Option<tokio::sync::oneshot::Receiver<Result<()>>>> {
-        if accepted.body.is_empty() {
+        if accepted.is_empty() {
             return Ok(None);
         }
-        let mut record = Vec::with_capacity(accepted.body.len() + 32);
-        wal::WalWrite {
-            bucket,
-            precision,
-            default_time_ns,
-            body: accepted.body,
-        }
-        .frame_into(&mut record);
-        self.inner.wal.append(record).map(Some)
+        wal::finish_record(&mut accepted.record);
+        self.inner.wal.append(accepted.record).map(Some)
     }
 
     /// Adds the columns the deferred lines need (first type in body order wins, as 1.x).
@@ -1285,6 +1324,45 @@ fn resolve_columns(
         }
     }
     Ok(Applied::Written)
+}
+
+/// Whether this process may raise a thread's priority again after lowering it (root, or
+/// `CAP_SYS_NICE`, or an `RLIMIT_NICE` that allows it). Without that, lowering is one-way,
+/// and a flush thread stuck at low priority could not catch up when it falls behind, so the
+/// flush thread is then never lowered. Tried once, on a throwaway thread.
+fn can_renice() -> bool {
+    static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CAN.get_or_init(|| {
+        std::thread::spawn(|| {
+            #[cfg(target_os = "linux")]
+            {
+                // SAFETY: as in `set_thread_nice`; this thread only lives for the probe.
+                unsafe {
+                    let me = libc::gettid() as libc::id_t;
+                    libc::setpriority(libc::PRIO_PROCESS, me, FLUSH_NICE) == 0
+                        && libc::setpriority(libc::PRIO_PROCESS, me, 0) == 0
+                }
+            }
+            #[cfg(not(target_os = "linux"))]
+            false
+        })
+        .join()
+        .unwrap_or(false)
+    })
+}
+
+/// Sets the calling thread's niceness (Linux applies it per thread). Best effort: a failure
+/// only costs latency.
+fn set_thread_nice(nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
+        let result =
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
+        if result != 0 {
+            tracing::debug!(nice, "could not change the flush thread's priority");
+        }
+    }
 }
 
 fn now_ns() -> i64 {

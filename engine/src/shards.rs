@@ -70,14 +70,15 @@ impl Shards {
         self.bytes.fetch_add(n, Ordering::Relaxed) + n
     }
 
-    /// Takes the rows of every shard that has any (shards keep their allocations for nothing:
-    /// a taken buffer leaves an empty one behind).
+    /// Takes the rows of every shard that has any, leaving each an empty buffer sized like the
+    /// one taken ([`TableBuffer::fresh_like`]).
     pub(crate) fn take_all(&self) -> Vec<TableBuffer> {
         let mut out = Vec::new();
         for s in self.shards.iter() {
             let mut shard = s.lock();
             if shard.rows() > 0 {
-                out.push(std::mem::take(&mut *shard));
+                let fresh = shard.fresh_like();
+                out.push(std::mem::replace(&mut *shard, fresh));
             }
         }
         self.bytes.store(0, Ordering::Relaxed);

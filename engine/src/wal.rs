@@ -61,6 +61,10 @@ const KIND_WRITE: u8 = 1;
 const KIND_CLOSE: u8 = 2;
 /// Largest group written with one sync; more waits for the next group.
 const GROUP_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Largest record a request commits itself (see [`Wal::append`]). A big record's sync takes
+/// milliseconds, during which the request's HTTP worker could parse other requests: those go
+/// to the WAL thread, so parsing and syncing overlap.
+const INLINE_RECORD_BYTES_MAX: usize = 64 * 1024;
 /// Records are bounded by the request body limit; anything claiming more is corruption.
 const RECORD_BYTES_MAX: usize = 1 << 30;
 /// A segment is closed once it holds this much.
@@ -121,7 +125,9 @@ fn precision_from(code: u8) -> Option<Precision> {
 }
 
 impl WalWrite {
-    /// Appends the framed record (header + payload) to `out`.
+    /// Appends the framed record (header + payload) to `out` (tests frame records this way;
+    /// the engine builds them in place with [`Self::begin_record`]).
+    #[cfg(test)]
     pub(crate) fn frame_into(&self, out: &mut Vec<u8>) {
         let payload_len = 1 + 8 + 1 + 8 + self.body.len();
         let start = out.len();
@@ -134,6 +140,23 @@ impl WalWrite {
         out.extend_from_slice(&self.body);
         let crc = crc32c::crc32c(&out[start + RECORD_HEADER_BYTES..]);
         out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Starts a framed write record in `out` (cleared), to which [`push_line`] appends accepted
+    /// lines and [`finish_record`] adds length and checksum: the record is built once, as the
+    /// lines are accepted, instead of collecting them and framing a copy.
+    pub(crate) fn begin_record(
+        out: &mut Vec<u8>,
+        bucket: BucketId,
+        precision: Precision,
+        default_time_ns: i64,
+    ) {
+        out.clear();
+        out.extend_from_slice(&[0; RECORD_HEADER_BYTES]);
+        out.push(KIND_WRITE);
+        out.extend_from_slice(&bucket.0.to_le_bytes());
+        out.push(precision_code(precision));
+        out.extend_from_slice(&default_time_ns.to_le_bytes());
     }
 
     fn decode(payload: &[u8]) -> Option<Self> {
@@ -150,6 +173,28 @@ impl WalWrite {
             default_time_ns: i64::from_le_bytes(default_time.try_into().ok()?),
             body: body.to_vec(),
         })
+    }
+}
+
+/// Bytes of a record begun by [`WalWrite::begin_record`] before its first line.
+pub(crate) const RECORD_PREFIX_BYTES: usize = RECORD_HEADER_BYTES + 1 + 8 + 1 + 8;
+
+/// Appends one accepted line to a record begun by [`WalWrite::begin_record`].
+pub(crate) fn push_line(out: &mut Vec<u8>, line: &[u8]) {
+    out.extend_from_slice(line);
+    out.push(b'\n');
+}
+
+/// Completes a record begun by [`WalWrite::begin_record`]: its length and checksum.
+pub(crate) fn finish_record(out: &mut [u8]) {
+    let payload_len = out.len().saturating_sub(RECORD_HEADER_BYTES) as u32;
+    let crc = out
+        .get(RECORD_HEADER_BYTES..)
+        .map(crc32c::crc32c)
+        .unwrap_or_default();
+    if let Some(header) = out.get_mut(..RECORD_HEADER_BYTES) {
+        header[..4].copy_from_slice(&payload_len.to_le_bytes());
+        header[4..].copy_from_slice(&crc.to_le_bytes());
     }
 }
 
@@ -502,8 +547,8 @@ impl Wal {
 
     /// Logs a framed record; the receiver resolves once it is durable (or failed).
     ///
-    /// When nothing is queued and no group is being committed, the caller writes and syncs
-    /// its record itself, and the receiver is already resolved: a lone writer then pays one
+    /// When the record is small, nothing is queued and no group is being committed, the caller
+    /// writes and syncs its record itself, and the receiver is already resolved: a lone writer then pays one
     /// sync and no thread hand-offs (two wake-ups, a sizeable part of a small write's round
     /// trip on a virtual machine). Otherwise the record joins the WAL thread's next group.
     /// The caller holds the engine's epoch lock either way, so a record is always in the
@@ -517,7 +562,7 @@ impl Wal {
         }
         let (done, rx) = tokio::sync::oneshot::channel();
         let sender = self.sender()?;
-        if sender.is_empty() {
+        if record.len() <= INLINE_RECORD_BYTES_MAX && sender.is_empty() {
             if let Some(mut w) = self.writer.try_lock() {
                 w.buf.clear();
                 w.push(&record);

@@ -205,3 +205,25 @@ fn salts_differ_between_segments() {
     assert_eq!(salts.len(), 10_000);
     assert!(!salts.contains(&0));
 }
+
+#[test]
+fn records_built_in_place_equal_framed_ones() {
+    let w = WalWrite {
+        bucket: BucketId(7),
+        precision: Precision::Milliseconds,
+        default_time_ns: -5,
+        body: b"a v=1\nb v=2\n".to_vec(),
+    };
+    let mut framed = Vec::new();
+    w.frame_into(&mut framed);
+    let mut built = vec![1, 2, 3];
+    WalWrite::begin_record(&mut built, w.bucket, w.precision, w.default_time_ns);
+    push_line(&mut built, b"a v=1");
+    push_line(&mut built, b"b v=2");
+    finish_record(&mut built);
+    assert_eq!(built, framed);
+    assert_eq!(
+        record_at(&built, 0, 0).map(|(p, n)| (WalWrite::decode(p), n)),
+        Ok((Some(w), built.len()))
+    );
+}
