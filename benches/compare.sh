@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 POINTS=${POINTS:-1000000}
 HC_POINTS=${HC_POINTS:-1000000}
-SEQ_POINTS=${SEQ_POINTS:-2000}
+SEQ_POINTS=${SEQ_POINTS:-5000}
+E_POINTS=${E_POINTS:-10000000}
 OUT=${OUT:-benches/compare-latest.md}
 SERVERS=${SERVERS:-strata influxdb victoria-metrics}
 SCENARIOS=${SCENARIOS:-a b c d e}
@@ -94,6 +95,8 @@ run() { # scenario server args...
 
 read -r FSYNC FSYNC_OVER <<<"$($LOAD --fsync-probe "$WORK")"
 log "raw fdatasync rate of this disk: $FSYNC/s (4 KiB appends), $FSYNC_OVER/s (4 KiB overwrites)"
+read -r BW BW_P50 BW_P99 <<<"$($LOAD --bandwidth-probe "$WORK")"
+log "sustained fdatasync'd bandwidth: $BW MB/s in 1.4 MB writes (p50 $BW_P50 ms, p99 $BW_P99 ms)"
 
 declare -A RESULT DISK RAW
 for server in $SERVERS; do
@@ -109,8 +112,11 @@ for server in $SERVERS; do
          j=$(run d "$server" --series 100 --batch 1 --concurrency 1 --points "$SEQ_POINTS")
          RAW[$server]="$before $($LOAD --fsync-probe "$WORK")" ;;
       e) rate=$(python3 -c "import json;print(int(json.load(open('${RESULT[$server-a]}'))['points_per_s']/2))")
-         # 10 s at that rate, at most $POINTS points (bodies are built up front).
-         pts=$((rate * 10)); [ "$pts" -gt "$POINTS" ] && pts=$POINTS
+         # Steady state: a short warm-up (bucket and schema creation, first buffers) that is
+         # not measured, then 10 s at that rate (at most $E_POINTS points; bodies are built
+         # up front).
+         $LOAD --url "$URL" ${TOKEN:+--token "$TOKEN"} --series 10000 --batch 5000 --concurrency 4 --points 100000 >/dev/null 2>&1 || true
+         pts=$((rate * 10)); [ "$pts" -gt "$E_POINTS" ] && pts=$E_POINTS
          j=$(run e "$server" --series 10000 --batch 5000 --concurrency 4 --rate "$rate" --points "$pts") ;;
     esac
     RESULT[$server-$scenario]=$j
@@ -138,7 +144,11 @@ fi
 {
   echo "Date: $(date -u +%Y-%m-%dT%H:%MZ); commit $(git rev-parse --short HEAD); $(nproc) CPUs, $(free -g | awk '/Mem/{print $2}') GiB RAM, $(lscpu | sed -n 's/^Model name: *//p');"
   echo "servers: strata $(target/release/strata --version | cut -d' ' -f2), influxd $(influxd version 2>/dev/null | awk '{print $2}'), victoria-metrics $(dpkg-query -W -f='${Version}' victoria-metrics); raw fdatasync at the start ${FSYNC}/s (4 KiB appends), ${FSYNC_OVER}/s (4 KiB overwrites)."
-  echo "Command: \`POINTS=$POINTS HC_POINTS=$HC_POINTS SEQ_POINTS=$SEQ_POINTS bash benches/compare.sh\` (load generator and server share the 2 cores)."
+  echo "Command: \`POINTS=$POINTS HC_POINTS=$HC_POINTS SEQ_POINTS=$SEQ_POINTS E_POINTS=$E_POINTS bash benches/compare.sh\` (load generator and server share the 2 cores)."
+  echo
+  echo "The disk: sustained fdatasync'd bandwidth ${BW} MB/s in 1.4 MB writes (p50 ${BW_P50} ms, p99 ${BW_P99} ms), measured at the start with \`strata-load --bandwidth-probe\` (it bursts at about 1 GB/s for a second, then throttles)."
+  echo
+  echo "(e) runs after a 100 000-point warm-up that is not measured, for 10 s (at most E_POINTS points)." 
   echo
   echo "Server CPU is counted from the first request until the server has been idle for 2 s after the last (deferred merges and flushes included); Strata runs with \`--flush-interval-ms 1000\` so its Parquet flush falls in that window."
   echo

@@ -939,6 +939,11 @@ impl Engine {
             let _ = handle.join();
         }
         self.inner.wal.stop();
+        if result.is_ok() {
+            // Everything is in Parquet: the spares only speed up writes, and a stopped server
+            // should take no more disk than its data (the next start prepares a new one).
+            wal::delete_spares(&self.inner.config.wal_dir)?;
+        }
         result
     }
 

@@ -944,6 +944,18 @@ fn truncate(path: &Path, len: u64) -> Result<()> {
     f.sync_all().map_err(|e| io_err(path, e))
 }
 
+/// Deletes every spare (a stopped WAL needs none).
+pub(crate) fn delete_spares(dir: &Path) -> Result<()> {
+    let spares = list_spares(dir)?;
+    for path in &spares {
+        std::fs::remove_file(path).map_err(|e| io_err(path, e))?;
+    }
+    if !spares.is_empty() {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// Releases segments up to and including `through` (their rows are in Parquet): the newest
 /// become spares (their blocks are reused by later segments), the rest are deleted.
 pub(crate) fn release_through(dir: &Path, through: u64) -> Result<usize> {

@@ -84,6 +84,11 @@ struct Args {
     /// overwrites) and exit.
     #[arg(long)]
     fsync_probe: Option<std::path::PathBuf>,
+    /// Instead of a load: write 1.4 MB chunks (one batch of 5 000 Telegraf-like lines) with an
+    /// fdatasync each, for 5 s, in this directory; print MB/s, p50 and p99 ms. Shows the
+    /// sustained bandwidth of a disk that bursts and then throttles.
+    #[arg(long)]
+    bandwidth_probe: Option<std::path::PathBuf>,
     /// Instead of writes, send `GET /ping` (`--points` of them): the HTTP round trip of the
     /// server with no storage work, a floor for the 1-line write latency.
     #[arg(long)]
@@ -252,6 +257,25 @@ fn fsync_probe(dir: &std::path::Path) -> (f64, f64) {
     rates
 }
 
+fn bandwidth_probe(dir: &std::path::Path) -> (f64, f64, f64) {
+    let path = dir.join(".strata-bandwidth-probe");
+    let mut f = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut rng = SplitMix64::new(9);
+    let chunk: Vec<u8> = (0..1_400_000).map(|_| rng.next_u64() as u8).collect();
+    let mut lat = Vec::new();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(5) {
+        let t = Instant::now();
+        f.write_all(&chunk).unwrap_or_else(|e| panic!("write: {e}"));
+        f.sync_data().unwrap_or_else(|e| panic!("fdatasync: {e}"));
+        lat.push(t.elapsed());
+    }
+    let mbps = (lat.len() * chunk.len()) as f64 / started.elapsed().as_secs_f64() / 1e6;
+    let _ = std::fs::remove_file(&path);
+    lat.sort();
+    (mbps, percentile_ms(&lat, 0.5), percentile_ms(&lat, 0.99))
+}
+
 fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len().saturating_sub(1)) as f64 * p).round() as usize;
     sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
@@ -259,6 +283,11 @@ fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
 
 fn main() {
     let args = Args::parse();
+    if let Some(dir) = &args.bandwidth_probe {
+        let (mbps, p50, p99) = bandwidth_probe(dir);
+        println!("{mbps:.0} {p50:.2} {p99:.2}");
+        return;
+    }
     if let Some(dir) = &args.fsync_probe {
         let (append, overwrite) = fsync_probe(dir);
         println!("{append:.0} {overwrite:.0}");
