@@ -49,6 +49,10 @@ fn setup(dir_in: Option<&std::path::Path>, shards: usize) -> Setup {
     }
 }
 
+/// Buffered bytes at which the ingest benches flush (untimed), like the server's default
+/// `--flush-table-bytes`.
+const FLUSH_BYTES: usize = 64 * 1024 * 1024;
+
 fn ingest(c: &mut Criterion) {
     let s = setup(None, 1);
     let body = generate(Corpus::Telegraf, 4 * 1024 * 1024, 10_000, 7);
@@ -66,11 +70,23 @@ fn ingest(c: &mut Criterion) {
     let mut group = c.benchmark_group("ingest");
     group.sample_size(10);
     group.throughput(Throughput::Elements(lines.len() as u64));
+    // Steady state, as in the server: buffers are flushed (untimed) whenever they pass a
+    // flush's size, so appends run into buffers sized by the previous flush instead of
+    // growing without bound.
     group.bench_function("telegraf_preparsed", |b| {
-        b.iter(|| {
-            s.engine
-                .append_unlogged(&s.bucket, &lines, 0)
-                .expect("append")
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let t = Instant::now();
+                s.engine
+                    .append_unlogged(&s.bucket, &lines, 0)
+                    .expect("append");
+                total += t.elapsed();
+                if s.engine.buffered_bytes() > FLUSH_BYTES {
+                    s.rt.block_on(s.engine.flush_now()).expect("flush");
+                }
+            }
+            total
         })
     });
     group.finish();
@@ -99,15 +115,24 @@ fn ingest_concurrent(c: &mut Criterion) {
             BenchmarkId::new(format!("{THREADS}_threads"), format!("{shards}_shards")),
             &shards,
             |b, _| {
-                b.iter(|| {
-                    std::thread::scope(|scope| {
-                        for half in &halves {
-                            let (engine, bucket) = (&s.engine, &s.bucket);
-                            scope.spawn(move || {
-                                engine.append_unlogged(bucket, half, 0).expect("append")
-                            });
+                b.iter_custom(|iters| {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let t = Instant::now();
+                        std::thread::scope(|scope| {
+                            for half in &halves {
+                                let (engine, bucket) = (&s.engine, &s.bucket);
+                                scope.spawn(move || {
+                                    engine.append_unlogged(bucket, half, 0).expect("append")
+                                });
+                            }
+                        });
+                        total += t.elapsed();
+                        if s.engine.buffered_bytes() > FLUSH_BYTES {
+                            s.rt.block_on(s.engine.flush_now()).expect("flush");
                         }
-                    })
+                    }
+                    total
                 })
             },
         );
