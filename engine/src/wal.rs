@@ -651,6 +651,9 @@ fn run(writer: &Mutex<Writer>, rx: Receiver<Msg>) {
         w.commit_group(&mut records, &mut waiters);
         w.maybe_move_on();
     }
+    // Stopped: the open segment may be a recycled file whose stale tail (tens of MiB) would
+    // otherwise stay on disk while the server is down.
+    writer.lock().trim();
 }
 
 impl Writer {
@@ -743,6 +746,25 @@ impl Writer {
             .map_err(|e| io_err(&path, e))?;
         seg.pos += record.len() as u64;
         Ok(())
+    }
+
+    /// Cuts the open segment after its last record (best effort: the tail is never read as
+    /// records, so leaving it is harmless, only wasteful).
+    fn trim(&mut self) {
+        if self.poisoned.load(Ordering::SeqCst) {
+            return;
+        }
+        let seg = &self.segment;
+        let trimmed = seg.file.metadata().and_then(|m| {
+            if m.len() > seg.pos {
+                seg.file.set_len(seg.pos)?;
+                seg.file.sync_all()?;
+            }
+            Ok(())
+        });
+        if let Err(e) = trimmed {
+            tracing::warn!(segment = seg.seq, error = %e, "could not trim the WAL segment on stop");
+        }
     }
 
     fn poison(&self, e: &EngineError) {

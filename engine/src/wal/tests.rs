@@ -197,6 +197,14 @@ async fn group_commit_close_records_and_spares() {
         "the new segment took a spare"
     );
     wal.stop();
+    // A stopped WAL keeps no reserved or recycled tail after its last record.
+    let open = segment_path(dir.path(), next + 1);
+    assert_eq!(
+        std::fs::metadata(&open).expect("segment").len(),
+        HEADER_BYTES as u64
+    );
+    let got = read_segment(dir.path(), next + 1, true).expect("trimmed segment reads");
+    assert!(got.writes.is_empty() && got.torn_bytes == 0);
 }
 
 #[test]
