@@ -53,6 +53,20 @@ fn setup(dir_in: Option<&std::path::Path>, shards: usize) -> Setup {
 /// `--flush-table-bytes`.
 const FLUSH_BYTES: usize = 64 * 1024 * 1024;
 
+/// Times `iters` runs of `append`, flushing (untimed) whenever buffers pass [`FLUSH_BYTES`].
+fn steady_state(s: &Setup, iters: u64, mut append: impl FnMut()) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        let t = Instant::now();
+        append();
+        total += t.elapsed();
+        if s.engine.buffered_bytes() > FLUSH_BYTES {
+            s.rt.block_on(s.engine.flush_now()).expect("flush");
+        }
+    }
+    total
+}
+
 fn ingest(c: &mut Criterion) {
     let s = setup(None, 1);
     let body = generate(Corpus::Telegraf, 4 * 1024 * 1024, 10_000, 7);
@@ -75,18 +89,11 @@ fn ingest(c: &mut Criterion) {
     // growing without bound.
     group.bench_function("telegraf_preparsed", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let t = Instant::now();
+            steady_state(&s, iters, || {
                 s.engine
                     .append_unlogged(&s.bucket, &lines, 0)
                     .expect("append");
-                total += t.elapsed();
-                if s.engine.buffered_bytes() > FLUSH_BYTES {
-                    s.rt.block_on(s.engine.flush_now()).expect("flush");
-                }
-            }
-            total
+            })
         })
     });
     group.finish();
@@ -116,9 +123,7 @@ fn ingest_concurrent(c: &mut Criterion) {
             &shards,
             |b, _| {
                 b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        let t = Instant::now();
+                    steady_state(&s, iters, || {
                         std::thread::scope(|scope| {
                             for half in &halves {
                                 let (engine, bucket) = (&s.engine, &s.bucket);
@@ -126,13 +131,8 @@ fn ingest_concurrent(c: &mut Criterion) {
                                     engine.append_unlogged(bucket, half, 0).expect("append")
                                 });
                             }
-                        });
-                        total += t.elapsed();
-                        if s.engine.buffered_bytes() > FLUSH_BYTES {
-                            s.rt.block_on(s.engine.flush_now()).expect("flush");
-                        }
-                    }
-                    total
+                        })
+                    })
                 })
             },
         );

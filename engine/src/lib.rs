@@ -484,9 +484,10 @@ struct Accepted {
 }
 
 impl Accepted {
-    /// Room for the whole body: usually every line is accepted.
-    fn for_request(req: &WriteRequest<'_>, default_time_ns: i64) -> Self {
-        let mut record = Vec::with_capacity(wal::RECORD_PREFIX_BYTES + req.body.len() + 1);
+    /// Room for `line_bytes` of lines: the whole body on the first pass (usually every line
+    /// is accepted), only the deferred lines on the second.
+    fn for_request(req: &WriteRequest<'_>, default_time_ns: i64, line_bytes: usize) -> Self {
+        let mut record = Vec::with_capacity(wal::RECORD_PREFIX_BYTES + line_bytes + 1);
         wal::WalWrite::begin_record(&mut record, req.bucket.id, req.precision, default_time_ns);
         Accepted { record }
     }
@@ -1000,7 +1001,7 @@ impl Engine {
             let _epoch = self.inner.epoch.read();
             locked = entered.elapsed();
             cursor.begin(&self.inner);
-            let mut accepted = Accepted::for_request(&req, default_ns);
+            let mut accepted = Accepted::for_request(&req, default_ns, req.body.len());
             let mut line = Line::default();
             let mut parser = Parser::new(req.body, opts);
             while let Some(parsed) = parser.next_into(&mut line) {
@@ -1025,7 +1026,8 @@ impl Engine {
         if !deferred.is_empty() {
             self.add_columns_for(&req, opts, &deferred).await?;
             let _epoch = self.inner.epoch.read();
-            let mut accepted = Accepted::for_request(&req, default_ns);
+            let deferred_bytes = deferred.iter().map(|(span, _)| span.len() + 1).sum();
+            let mut accepted = Accepted::for_request(&req, default_ns, deferred_bytes);
             // The catalog changed: look schemas up afresh.
             cursor.begin(&self.inner);
             for (span, line_no) in &deferred {
@@ -1338,27 +1340,16 @@ fn resolve_columns(
 fn can_renice() -> bool {
     static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *CAN.get_or_init(|| {
-        std::thread::spawn(|| {
-            #[cfg(target_os = "linux")]
-            {
-                // SAFETY: as in `set_thread_nice`; this thread only lives for the probe.
-                unsafe {
-                    let me = libc::gettid() as libc::id_t;
-                    libc::setpriority(libc::PRIO_PROCESS, me, FLUSH_NICE) == 0
-                        && libc::setpriority(libc::PRIO_PROCESS, me, 0) == 0
-                }
-            }
-            #[cfg(not(target_os = "linux"))]
-            false
-        })
-        .join()
-        .unwrap_or(false)
+        // A throwaway thread: the probe must not leave any real thread's priority changed.
+        std::thread::spawn(|| set_thread_nice(FLUSH_NICE) && set_thread_nice(0))
+            .join()
+            .unwrap_or(false)
     })
 }
 
-/// Sets the calling thread's niceness (Linux applies it per thread). Best effort: a failure
-/// only costs latency.
-fn set_thread_nice(nice: i32) {
+/// Sets the calling thread's niceness (Linux applies it per thread); whether it could. Best
+/// effort: a failure only costs latency.
+fn set_thread_nice(nice: i32) -> bool {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
@@ -1367,6 +1358,12 @@ fn set_thread_nice(nice: i32) {
         if result != 0 {
             tracing::debug!(nice, "could not change the flush thread's priority");
         }
+        result == 0
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = nice;
+        false
     }
 }
 
