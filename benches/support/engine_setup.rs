@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use catalog::{Bucket, Catalog, CatalogConfig};
 use engine::{Durability, Engine, EngineConfig};
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 
 /// An engine on `dir` with bucket `bench/autogen` and `shards` buffer shards per measurement;
@@ -16,7 +15,7 @@ pub(crate) fn open_engine(
     dir: &std::path::Path,
     shards: usize,
 ) -> (Engine, Bucket) {
-    let store = Arc::new(LocalFileSystem::new_with_prefix(dir).expect("store"));
+    let store = Arc::new(engine::SyncedLocalStore::new(dir).expect("store"));
     rt.block_on(async {
         let catalog = Arc::new(
             Catalog::open(

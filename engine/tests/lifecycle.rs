@@ -7,7 +7,6 @@ use std::time::Duration;
 use catalog::{Bucket, Catalog, CatalogConfig};
 use engine::{Durability, Engine, EngineConfig, RejectReason, WriteRequest};
 use lp::Precision;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
@@ -23,8 +22,7 @@ async fn open_with(
     dir: &std::path::Path,
     flush_table_bytes: usize,
 ) -> (Engine, Arc<Catalog>, Arc<dyn ObjectStore>) {
-    let store: Arc<dyn ObjectStore> =
-        Arc::new(LocalFileSystem::new_with_prefix(dir).expect("store"));
+    let store: Arc<dyn ObjectStore> = Arc::new(engine::SyncedLocalStore::new(dir).expect("store"));
     let catalog = Arc::new(
         Catalog::open(
             Arc::clone(&store),

@@ -25,7 +25,6 @@ use actix_web::dev::Service;
 use actix_web::{web, App, HttpServer};
 use catalog::Catalog;
 use engine::Engine;
-use object_store::local::LocalFileSystem;
 use object_store::ObjectStore;
 
 pub use config::{apply_config_file, Cli, Command, ServeConfig};
@@ -63,7 +62,7 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
         "creating data dir {}",
         config.data_dir.display()
     )))?;
-    let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&config.data_dir)?);
+    let store: Arc<dyn ObjectStore> = Arc::new(engine::SyncedLocalStore::new(&config.data_dir)?);
     actix_web::rt::System::new().block_on(async move {
         // Installed before anything else and before the server says it is ready: a SIGTERM
         // that arrives while it starts must stop it gracefully, not kill it (the default
