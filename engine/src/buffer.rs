@@ -21,14 +21,14 @@ pub const TIME_COLUMN: &str = "time";
 
 /// A dictionary-encoded string column. Arrow's `StringDictionaryBuilder` hashes every value; here
 /// a value equal to the previous row's (runs of one series, constant tags) costs one comparison,
-/// and the rest one FNV lookup.
+/// and the rest one [`WordHasher`] lookup.
 #[derive(Default)]
 struct TagColumn {
     keys: Vec<i32>,
     /// Validity, materialised at the first null.
     nulls: Option<arrow::array::BooleanBufferBuilder>,
     values: Vec<String>,
-    index: HashMap<String, i32, std::hash::BuildHasherDefault<Fnv>>,
+    index: HashMap<String, i32, SeededWordHash>,
     last: Option<i32>,
 }
 
@@ -225,30 +225,103 @@ pub(crate) fn eq_short(a: &str, b: &str) -> bool {
     }
 }
 
-/// FNV-1a for the column-name index: names are short and hashing them with SipHash was a
-/// third of ingest time. Collisions only slow lookups within one measurement's own columns.
+/// The hash of the tag dictionaries and column indexes. Tag values and names are short, and
+/// SipHash (then FNV-1a, a byte at a time) was a large part of ingest time: this one folds up to
+/// 8 bytes per step through one 64×64→128-bit multiply. Seeded once per process at random, so
+/// clients cannot precompute values that collide in every server.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct Fnv(u64);
+pub(crate) struct WordHasher(u64);
 
-impl std::hash::Hasher for Fnv {
+const HASH_K: u64 = 0x9E37_79B9_7F4A_7C15;
+const HASH_K2: u64 = 0xD6E8_FEB8_6659_FD93;
+
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+impl std::hash::Hasher for WordHasher {
+    #[inline]
     fn finish(&self) -> u64 {
         self.0
     }
 
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
+        let n = bytes.len();
+        let word = |at: usize| -> u64 {
+            bytes
+                .get(at..at + 8)
+                .and_then(|w| w.try_into().ok())
+                .map_or(0, u64::from_le_bytes)
         };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        self.0 = h;
+        let half = |at: usize| -> u64 {
+            bytes
+                .get(at..at + 4)
+                .and_then(|w| w.try_into().ok())
+                .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+        };
+        // Overlapping loads cover short inputs without a byte loop or a copy.
+        let (a, b) = match n {
+            0 => (0, 0),
+            1..=3 => {
+                let at = |i: usize| u64::from(bytes.get(i).copied().unwrap_or(0));
+                ((at(0) << 16) | (at(n / 2) << 8) | at(n - 1), 0)
+            }
+            4..=7 => (half(0), half(n - 4)),
+            8..=16 => (word(0), word(n - 8)),
+            _ => {
+                let mut h = self.0;
+                let mut at = 0;
+                while at + 16 < n {
+                    h = fold_mul(fold_mul(h ^ word(at), HASH_K) ^ word(at + 8), HASH_K2);
+                    at += 16;
+                }
+                self.0 = h;
+                (word(n - 16), word(n - 8))
+            }
+        };
+        // One multiply per word, each against a constant: folding both words into one
+        // product (a × b) collided on zero-padded numbers.
+        self.0 = fold_mul(fold_mul(self.0 ^ a, HASH_K ^ n as u64) ^ b, HASH_K2);
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.0 = fold_mul(self.0 ^ u64::from(i), HASH_K);
+    }
+
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.0 = fold_mul(self.0 ^ i as u64, HASH_K);
     }
 }
 
-type ColumnIndex = HashMap<String, usize, std::hash::BuildHasherDefault<Fnv>>;
+/// Builds [`WordHasher`]s starting from the process's random seed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeededWordHash(u64);
+
+impl Default for SeededWordHash {
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        SeededWordHash(*SEED.get_or_init(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x5EED_u64) | 1
+        }))
+    }
+}
+
+impl std::hash::BuildHasher for SeededWordHash {
+    type Hasher = WordHasher;
+
+    #[inline]
+    fn build_hasher(&self) -> WordHasher {
+        WordHasher(self.0)
+    }
+}
+
+type ColumnIndex = HashMap<String, usize, SeededWordHash>;
 
 #[derive(Debug)]
 struct Column {
@@ -257,13 +330,23 @@ struct Column {
     builder: Builder,
 }
 
+/// Rows per chunk: once the builders hold this many, they are sealed into an Arrow batch and
+/// fresh builders of this capacity take over. Builders that grew without bound would double,
+/// copying every column at once inside one unlucky write (tens of milliseconds at a few
+/// hundred thousand rows) and holding twice the memory while they do.
+pub(crate) const CHUNK_ROWS: usize = 64 * 1024;
+
 /// Rows of one measurement waiting to be flushed.
 #[derive(Debug)]
 pub struct TableBuffer {
     columns: Vec<Column>,
     index: ColumnIndex,
     time: TimestampNanosecondBuilder,
+    /// Rows in the builders (not yet sealed).
     rows: usize,
+    /// Full chunks, sealed in arrival order, and their rows.
+    sealed: Vec<Taken>,
+    sealed_rows: usize,
     approx_bytes: usize,
     /// When the oldest buffered row arrived (for age-based flush).
     oldest: Option<Instant>,
@@ -290,6 +373,8 @@ impl Default for TableBuffer {
             index: ColumnIndex::default(),
             time: TimestampNanosecondBuilder::new().with_timezone("UTC"),
             rows: 0,
+            sealed: Vec::new(),
+            sealed_rows: 0,
             approx_bytes: 0,
             oldest: None,
             runs: Vec::new(),
@@ -300,7 +385,7 @@ impl Default for TableBuffer {
 impl TableBuffer {
     /// Rows buffered.
     pub fn rows(&self) -> usize {
-        self.rows
+        self.sealed_rows + self.rows
     }
 
     /// A rough count of the bytes the buffered rows hold.
@@ -347,6 +432,9 @@ impl TableBuffer {
         time_ns: i64,
         seq: u64,
     ) -> Result<()> {
+        if self.rows >= CHUNK_ROWS {
+            self.seal()?;
+        }
         let mut bytes = 8;
         // Columns given a value; each column at most once (keys are unique within a line and
         // a name is either a tag or a field), so `filled == columns.len()` means none is missing.
@@ -405,9 +493,9 @@ impl TableBuffer {
         Ok(())
     }
 
-    /// An empty buffer with the same columns, each with room for as many rows as this one
-    /// holds: what replaces a buffer taken by a flush. Growing from nothing instead would copy
-    /// every column at each doubling, all columns at the same row, inside one unlucky write.
+    /// An empty buffer with the same columns, each with room for as many rows as this one's
+    /// builders hold: what replaces a buffer taken by a flush, so that the next rows do not
+    /// grow the builders from nothing.
     pub fn fresh_like(&self) -> TableBuffer {
         TableBuffer {
             columns: self
@@ -425,9 +513,32 @@ impl TableBuffer {
         }
     }
 
-    /// Takes every buffered row as one batch (columns: tags by name, fields by name, then time)
-    /// with each row's pass sequence number, leaving the buffer empty but with the same columns.
-    pub fn take(&mut self) -> Result<Option<Taken>> {
+    /// Seals the builders' rows as a chunk and starts fresh builders with room for a whole
+    /// chunk. Columns and their order stay; only the rows move.
+    fn seal(&mut self) -> Result<()> {
+        let rows = self.rows;
+        if let Some(chunk) = self.finish_builders(CHUNK_ROWS)? {
+            self.sealed.push(chunk);
+            self.sealed_rows += rows;
+        }
+        Ok(())
+    }
+
+    /// Takes every buffered row, as batches in arrival order (sealed chunks, then the rows
+    /// still in builders; columns: tags by name, fields by name, then time) with each row's
+    /// pass sequence number, leaving the buffer empty but with the same columns.
+    pub fn take(&mut self) -> Result<Vec<Taken>> {
+        let mut out = std::mem::take(&mut self.sealed);
+        out.extend(self.finish_builders(0)?);
+        self.sealed_rows = 0;
+        self.approx_bytes = 0;
+        self.oldest = None;
+        Ok(out)
+    }
+
+    /// The builders' rows as one batch; the builders are replaced by empty ones with room for
+    /// `capacity` rows.
+    fn finish_builders(&mut self, capacity: usize) -> Result<Option<Taken>> {
         if self.rows == 0 {
             return Ok(None);
         }
@@ -441,10 +552,19 @@ impl TableBuffer {
         for i in order {
             let col = &mut self.columns[i];
             fields.push(Field::new(&col.name, arrow_type(col.ty), true));
-            arrays.push(col.builder.finish());
+            let fresh = if capacity == 0 {
+                Builder::new(col.ty)
+            } else {
+                col.builder.fresh(capacity)
+            };
+            arrays.push(std::mem::replace(&mut col.builder, fresh).finish());
         }
         fields.push(Field::new(TIME_COLUMN, time_type(), false));
-        arrays.push(Arc::new(self.time.finish()) as ArrayRef);
+        let mut time = std::mem::replace(
+            &mut self.time,
+            TimestampNanosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
+        );
+        arrays.push(Arc::new(time.finish()) as ArrayRef);
         let mut seq = arrow::array::UInt64Builder::with_capacity(self.rows);
         let mut from = 0;
         for (s, end) in self.runs.drain(..) {
@@ -452,8 +572,6 @@ impl TableBuffer {
             from = end;
         }
         self.rows = 0;
-        self.approx_bytes = 0;
-        self.oldest = None;
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
             .map_err(|e| EngineError::Internal(format!("building a batch: {e}")))?;
         Ok(Some(Taken {
@@ -523,5 +641,102 @@ mod eq_short_tests {
                 assert_eq!(eq_short(a, b), a == b, "{a:?} vs {b:?}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod word_hash_tests {
+    use super::SeededWordHash;
+    use std::collections::HashSet;
+    use std::hash::BuildHasher;
+
+    #[test]
+    fn distinct_short_values_get_distinct_hashes() {
+        let h = SeededWordHash::default();
+        let mut seen = HashSet::new();
+        let mut n = 0;
+        for len in 0..40 {
+            for i in 0..2000u32 {
+                let v: String = format!("{i:0>len$}").chars().take(len.max(1)).collect();
+                let v = if len == 0 { String::new() } else { v };
+                if seen.insert(v.clone()) {
+                    n += 1;
+                }
+            }
+        }
+        let hashes: HashSet<u64> = seen.iter().map(|v| h.hash_one(v.as_str())).collect();
+        assert_eq!(hashes.len(), n, "a collision among {n} short strings");
+        // Prefixes and a trailing zero byte are different values.
+        assert_ne!(h.hash_one("a"), h.hash_one("a\0"));
+        assert_ne!(h.hash_one("host-1"), h.hash_one("host-1 "));
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+
+    #[test]
+    fn full_builders_are_sealed_and_taken_in_order() {
+        let mut buf = TableBuffer::default();
+        let t = buf.add_column("host", ColumnType::Tag);
+        let v = buf.add_column("v", ColumnType::Field(FieldType::Integer));
+        let total = 2 * CHUNK_ROWS + 10;
+        for i in 0..total {
+            let host = format!("h{}", i % 7);
+            let value = FieldValue::I64(i as i64);
+            buf.append_row(
+                [(t, host.as_str())].into_iter(),
+                [(v, &value)].into_iter(),
+                i as i64,
+                (i / 1000) as u64,
+            )
+            .expect("append");
+        }
+        assert_eq!(buf.rows(), total);
+        // A column that appears after two chunks were sealed: earlier chunks lack it.
+        let late = buf.add_column("late", ColumnType::Field(FieldType::Boolean));
+        buf.append_row(
+            [(t, "h0")].into_iter(),
+            [(late, &FieldValue::Bool(true))].into_iter(),
+            -1,
+            u64::MAX,
+        )
+        .expect("append");
+        let parts = buf.take().expect("take");
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0].batch.num_rows(), CHUNK_ROWS);
+        assert_eq!(parts[1].batch.num_rows(), CHUNK_ROWS);
+        assert_eq!(parts[2].batch.num_rows(), 11);
+        assert_eq!(buf.rows(), 0);
+        assert_eq!(buf.approx_bytes(), 0);
+        // Arrival order is kept across chunks: times and pass numbers ascend.
+        let mut last = i64::MIN;
+        for p in &parts[..2] {
+            let time = p
+                .batch
+                .column_by_name(TIME_COLUMN)
+                .and_then(|c| {
+                    c.as_any()
+                        .downcast_ref::<arrow::array::TimestampNanosecondArray>()
+                        .cloned()
+                })
+                .expect("time");
+            for x in time.values().iter() {
+                assert!(*x > last);
+                last = *x;
+            }
+        }
+        assert_eq!(parts[2].seq.value(10), u64::MAX);
+        let merged = crate::flush::merge_parts(vec![TableBuffer {
+            sealed: parts,
+            sealed_rows: total + 1,
+            ..TableBuffer::default()
+        }])
+        .expect("merge")
+        .expect("rows");
+        assert_eq!(merged.batch.num_rows(), total + 1);
+        let late_col = merged.batch.column_by_name("late").expect("late column");
+        assert_eq!(late_col.null_count(), total);
     }
 }

@@ -504,7 +504,7 @@ mod tests {
             buf.append_row([(t, tag)].into_iter(), fields.into_iter(), time, 1)
                 .expect("append");
         }
-        let taken = buf.take().expect("take").expect("rows");
+        let taken = merge_parts(vec![buf]).expect("merge").expect("rows");
         let (out, _) = sort_for_files(&taken).expect("sort");
         assert_eq!(out.num_rows(), 3);
         let v = out
@@ -681,7 +681,7 @@ mod tests {
             .expect("append");
             expected_rows += 1;
         }
-        let taken = buf.take().expect("take").expect("rows");
+        let taken = merge_parts(vec![buf]).expect("merge").expect("rows");
         let (out, runs) = sort_for_files(&taken).expect("sort");
         assert_eq!(out.num_rows(), expected_rows);
         assert_eq!(

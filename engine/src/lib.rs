@@ -36,6 +36,7 @@ mod buffer;
 mod flush;
 mod manifest;
 mod shards;
+mod store;
 mod wal;
 
 use std::collections::BTreeMap;
@@ -56,6 +57,7 @@ use parking_lot::{Mutex, RwLock};
 pub use buffer::{arrow_type, field_type, time_type, TableBuffer, Taken, TIME_COLUMN};
 pub use flush::FlushStats;
 pub use manifest::FileEntry;
+pub use store::SyncedLocalStore;
 pub use wal::{WalStats, SYNC_BUCKET_BOUNDS_MS};
 
 /// Errors of the engine. Per-point problems are not errors: they are [`Rejection`]s in a
@@ -388,6 +390,9 @@ struct TableCursor {
     table: Arc<shards::Shards>,
     /// The shard this pass appends to (one per pass, so a pass's rows keep their order).
     shard: usize,
+    /// That shard, locked, while this pass keeps it: one lock per pass and measurement instead
+    /// of one per line. Released at the end of the pass ([`Cursor::settle`]).
+    guard: Option<shards::ShardGuard>,
     /// Bytes this pass appended, not yet added to the measurement's and the engine's totals.
     bytes_added: usize,
     tag_cols: Vec<usize>,
@@ -460,12 +465,13 @@ impl Cursor {
         self.seq = inner.write_seq.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Adds the pass's bytes to the measurements' and the engine's totals (once per pass and
-    /// measurement, not per line: the counters are shared by every worker), and notes whether
-    /// a measurement is due for a size flush.
+    /// Ends the pass's hold on its shards, adds the pass's bytes to the measurements' and the
+    /// engine's totals (once per pass and measurement, not per line: the counters are shared
+    /// by every worker), and notes whether a measurement is due for a size flush.
     fn settle(&mut self, inner: &Inner) {
         let mut added = 0;
         for tc in &mut self.tables {
+            tc.guard = None;
             let bytes = std::mem::take(&mut tc.bytes_added);
             if bytes > 0 {
                 added += bytes;
@@ -988,18 +994,21 @@ impl Engine {
         let mut outcome = WriteOutcome::default();
         // Lines that need new columns wait until the catalog has them: (span, line number).
         let mut deferred: Vec<(std::ops::Range<usize>, usize)> = Vec::new();
-        let mut cursor = Cursor {
+        // A cursor per pass, dropped before any `.await`: it holds shard locks while it runs.
+        let new_cursor = || Cursor {
             retention_cutoff_ns: req
                 .bucket
                 .retention_ns
                 .map(|r| req.received_at_ns.saturating_sub(r)),
             ..Cursor::default()
         };
+        let mut flush_wanted = false;
         let mut acks = Vec::with_capacity(2);
         let (locked, applied);
         {
             let _epoch = self.inner.epoch.read();
             locked = entered.elapsed();
+            let mut cursor = new_cursor();
             cursor.begin(&self.inner);
             let mut accepted = Accepted::for_request(&req, default_ns, req.body.len());
             let mut line = Line::default();
@@ -1020,6 +1029,7 @@ impl Engine {
                 }
             }
             cursor.settle(&self.inner);
+            flush_wanted |= cursor.flush_wanted;
             applied = entered.elapsed();
             acks.extend(self.log(accepted)?);
         }
@@ -1029,6 +1039,7 @@ impl Engine {
             let deferred_bytes = deferred.iter().map(|(span, _)| span.len() + 1).sum();
             let mut accepted = Accepted::for_request(&req, default_ns, deferred_bytes);
             // The catalog changed: look schemas up afresh.
+            let mut cursor = new_cursor();
             cursor.begin(&self.inner);
             for (span, line_no) in &deferred {
                 let Some(line) = reparse(req.body, span, opts) else {
@@ -1052,9 +1063,10 @@ impl Engine {
                 }
             }
             cursor.settle(&self.inner);
+            flush_wanted |= cursor.flush_wanted;
             acks.extend(self.log(accepted)?);
         }
-        if cursor.flush_wanted {
+        if flush_wanted {
             let _ = self.inner.kick.try_send(Kick::Flush);
         }
         let logged = entered.elapsed();
@@ -1209,6 +1221,7 @@ impl Engine {
                     measurement: measurement.to_owned(),
                     schema: self.inner.catalog.table(bucket.id, measurement),
                     shard: table.pick(),
+                    guard: None,
                     table,
                     bytes_added: 0,
                     tag_cols: Vec::new(),
@@ -1230,13 +1243,33 @@ impl Engine {
         {
             return Ok(Applied::Rejected(RejectReason::BeyondRetention));
         }
-        let table = Arc::clone(&tc.table);
-        let mut buf = table.lock(tc.shard);
+        let mut buf = match tc.guard.take() {
+            Some(g) => g,
+            None => match tc.table.try_lock(tc.shard) {
+                Some(g) => g,
+                None => {
+                    // Never wait for a shard while holding another (two passes could then
+                    // wait for each other): let go of every held shard first.
+                    let active = cursor.active;
+                    for t in &mut cursor.tables {
+                        t.guard = None;
+                    }
+                    let Some(t) = cursor.tables.get(active) else {
+                        return Err(EngineError::Internal("no current table".into()));
+                    };
+                    t.table.lock(t.shard)
+                }
+            },
+        };
+        let Some(tc) = cursor.tables.get_mut(cursor.active) else {
+            return Err(EngineError::Internal("no current table".into()));
+        };
         if !tc.layout_matches(line) {
             match resolve_columns(&mut buf, line, tc)? {
                 Applied::Written => tc.remember_layout(line),
                 other => {
                     tc.layout_valid = false;
+                    tc.guard = Some(buf);
                     return Ok(other);
                 }
             }
@@ -1255,6 +1288,7 @@ impl Engine {
             cursor.seq,
         )?;
         tc.bytes_added += buf.approx_bytes().saturating_sub(before);
+        tc.guard = Some(buf);
         Ok(Applied::Written)
     }
 }

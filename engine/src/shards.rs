@@ -10,14 +10,19 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use parking_lot::{Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use crate::TableBuffer;
+
+/// A locked shard that owns its hold on the shard (a write pass keeps one across many lines).
+pub(crate) type ShardGuard = parking_lot::ArcMutexGuard<parking_lot::RawMutex, TableBuffer>;
 
 /// One measurement's shards and the bytes they hold together.
 #[derive(Debug)]
 pub(crate) struct Shards {
-    shards: Box<[Mutex<TableBuffer>]>,
+    shards: Box<[Arc<Mutex<TableBuffer>>]>,
     /// Bytes in all shards, settled once per write pass (not per row: the counter is shared).
     bytes: AtomicUsize,
 }
@@ -43,7 +48,7 @@ fn home() -> usize {
 impl Shards {
     pub(crate) fn new(count: usize) -> Self {
         Shards {
-            shards: (0..count.max(1)).map(|_| Mutex::default()).collect(),
+            shards: (0..count.max(1)).map(|_| Arc::default()).collect(),
             bytes: AtomicUsize::new(0),
         }
     }
@@ -60,9 +65,18 @@ impl Shards {
     }
 
     /// Shard `i` (as returned by [`Self::pick`]), locked.
-    pub(crate) fn lock(&self, i: usize) -> MutexGuard<'_, TableBuffer> {
+    pub(crate) fn lock(&self, i: usize) -> ShardGuard {
+        self.shard(i).lock_arc()
+    }
+
+    /// Shard `i`, locked, if no one else holds it.
+    pub(crate) fn try_lock(&self, i: usize) -> Option<ShardGuard> {
+        self.shard(i).try_lock_arc()
+    }
+
+    fn shard(&self, i: usize) -> &Arc<Mutex<TableBuffer>> {
         // There is always at least one shard (`new`), so the index is in bounds.
-        self.shards[i % self.shards.len()].lock()
+        &self.shards[i % self.shards.len()]
     }
 
     /// Adds a pass's bytes; returns the measurement's new total.

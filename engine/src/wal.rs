@@ -65,6 +65,8 @@ const GROUP_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// milliseconds, during which the request's HTTP worker could parse other requests: those go
 /// to the WAL thread, so parsing and syncing overlap.
 const INLINE_RECORD_BYTES_MAX: usize = 64 * 1024;
+/// A group commit slower than this is logged (debug) with where its time went.
+const SLOW_SYNC: Duration = Duration::from_millis(5);
 /// Records are bounded by the request body limit; anything claiming more is corruption.
 const RECORD_BYTES_MAX: usize = 1 << 30;
 /// A segment is closed once it holds this much.
@@ -781,13 +783,29 @@ impl Writer {
         let started = Instant::now();
         let seg = &mut self.segment;
         let path = segment_path(&self.dir, seg.seq);
+        let mut written = started;
         let r = seg
             .file
             .write_all_at(&self.buf, seg.pos)
-            .and_then(|()| seg.file.sync_data())
+            .and_then(|()| {
+                written = Instant::now();
+                seg.file.sync_data()
+            })
             .map_err(|e| io_err(&path, e));
         match r {
             Ok(()) => {
+                let took = started.elapsed();
+                if took > SLOW_SYNC {
+                    // Whether the disk or the file's growth (a metadata commit) is to blame.
+                    tracing::debug!(
+                        bytes = self.buf.len(),
+                        records,
+                        grew = seg.pos + self.buf.len() as u64 > seg.allocated,
+                        write_ms = (written - started).as_secs_f64() * 1e3,
+                        sync_ms = written.elapsed().as_secs_f64() * 1e3,
+                        "slow WAL commit"
+                    );
+                }
                 seg.pos += self.buf.len() as u64;
                 seg.allocated = seg.allocated.max(seg.pos);
                 seg.records += records as u64;
