@@ -12,7 +12,7 @@ use std::cell::Cell;
 
 use memchr::{memchr, memchr_iter};
 
-use crate::scan::{digits as scan_digits, long_digits, short_number, stop_mask, string_mask};
+use crate::scan::{digits as scan_digits, long_digits, nineteen_digits, short_number, Classifier};
 use crate::{ErrorKind, Field, FieldValue, Line, LineError, Precision, Spare, Tag};
 
 /// How to parse a body.
@@ -47,10 +47,11 @@ pub struct Parser<'a> {
     /// The longest valid UTF-8 run starting at `text_start` (a line start).
     text: &'a str,
     text_start: usize,
-    /// [`stop_mask`] of the 64 bytes from `stops_at`, cached: one classification serves every
+    /// The stop mask (`scan::stop_mask`) of the 64 bytes from `stops_at`, cached: one classification serves every
     /// token that ends in those bytes (a Telegraf line has ~30 tokens in ~260 bytes).
     stops: Cell<u64>,
     stops_at: Cell<usize>,
+    classifier: Classifier,
 }
 
 /// An error kind and the absolute byte offset where it was found.
@@ -74,6 +75,7 @@ impl<'a> Parser<'a> {
             text_start: 0,
             stops: Cell::new(0),
             stops_at: Cell::new(0),
+            classifier: Classifier::detect(),
         };
         parser.revalidate(0);
         parser
@@ -167,13 +169,17 @@ impl<'a> Parser<'a> {
     /// Finds the longest valid UTF-8 run starting at `from`.
     fn revalidate(&mut self, from: usize) {
         let rest = self.input.get(from..).unwrap_or_default();
-        self.text = match std::str::from_utf8(rest) {
-            Ok(s) => s,
-            Err(e) => rest
-                .get(..e.valid_up_to())
-                .and_then(|valid| std::str::from_utf8(valid).ok())
-                .unwrap_or_default(),
+        // Line protocol is nearly always ASCII: skip it in whole blocks, validate the rest.
+        let ascii = self.classifier.ascii_prefix(rest);
+        let tail = rest.get(ascii..).unwrap_or_default();
+        let valid = match std::str::from_utf8(tail) {
+            Ok(_) => rest.len(),
+            Err(e) => ascii + e.valid_up_to(),
         };
+        let valid = valid.min(rest.len());
+        // SAFETY: `rest[..ascii]` is ASCII and `rest[ascii..valid]` is valid UTF-8 (checked just
+        // above); an ASCII prefix ends at a char boundary, so together they are valid UTF-8.
+        self.text = unsafe { std::str::from_utf8_unchecked(rest.get_unchecked(..valid)) };
         self.text_start = from;
     }
 
@@ -203,13 +209,11 @@ impl<'a> Parser<'a> {
 
     #[inline(always)]
     fn str_of(&self, a: usize, b: usize) -> PResult<&'a str> {
-        if b > self.valid_end() {
-            return Err((ErrorKind::InvalidUtf8, self.valid_end().max(a)));
-        }
+        // With wrapping offsets, these two tests are `text_start <= a <= b <= valid_end`.
         let rel_a = a.wrapping_sub(self.text_start);
         let rel_b = b.wrapping_sub(self.text_start);
         if rel_a > rel_b || rel_b > self.text.len() {
-            return Err((ErrorKind::InvalidUtf8, a));
+            return Err(self.str_error(a, b));
         }
         debug_assert!(self.text.is_char_boundary(rel_a) && self.text.is_char_boundary(rel_b));
         // SAFETY: the range is inside `text` (checked above). Both ends are char boundaries:
@@ -220,6 +224,17 @@ impl<'a> Parser<'a> {
         // (The fuzz target runs with debug assertions, which check this.) It saves the two
         // boundary tests per token that `str::get` repeats.
         Ok(unsafe { self.text.get_unchecked(rel_a..rel_b) })
+    }
+
+    /// Why `a..b` is not text: it reaches past the valid UTF-8 (reported where that ends).
+    #[cold]
+    #[inline(never)]
+    fn str_error(&self, a: usize, b: usize) -> (ErrorKind, usize) {
+        if b > self.valid_end() {
+            (ErrorKind::InvalidUtf8, self.valid_end().max(a))
+        } else {
+            (ErrorKind::InvalidUtf8, a)
+        }
     }
 
     /// The first byte at or after `i` that is in `scan::IDENT_STOP`, or the end of input.
@@ -238,7 +253,7 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn next_stop_refill(&self, mut i: usize) -> usize {
         loop {
-            let m = stop_mask(self.input, i);
+            let m = self.classifier.stop_mask(self.input, i);
             self.stops.set(m);
             self.stops_at.set(i);
             if m != 0 {
@@ -541,15 +556,6 @@ impl<'a> Parser<'a> {
                 (frac_digits, mantissa) = (0, m);
             }
         }
-        let slow = |end: usize| -> PResult<(FieldValue<'a>, usize)> {
-            let tok = input.get(vs..end).unwrap_or_default();
-            let value = match tok.split_last() {
-                Some((b'i', digits)) => parse_i64(digits).map(FieldValue::I64),
-                Some((b'u', digits)) => parse_u64(digits).map(FieldValue::U64),
-                _ => parse_f64(tok).map(FieldValue::F64),
-            };
-            value.map(|v| (v, end)).map_err(|k| (k, vs))
-        };
         if !dot {
             match input.get(i) {
                 Some(b'i') if int_digits > 0 && self.value_ends_at(i + 1) => {
@@ -557,7 +563,7 @@ impl<'a> Parser<'a> {
                         let v = mantissa as i64;
                         return Ok((FieldValue::I64(if negative { -v } else { v }), i + 1));
                     }
-                    return slow(i + 1);
+                    return self.number_slow(vs, i + 1);
                 }
                 Some(b'u') if int_digits > 0 && self.value_ends_at(i + 1) => {
                     if negative {
@@ -566,7 +572,7 @@ impl<'a> Parser<'a> {
                     if int_digits <= 19 {
                         return Ok((FieldValue::U64(mantissa), i + 1));
                     }
-                    return slow(i + 1);
+                    return self.number_slow(vs, i + 1);
                 }
                 _ => {}
             }
@@ -592,7 +598,21 @@ impl<'a> Parser<'a> {
                 _ => Err((ErrorKind::InvalidFloat, vs)),
             };
         }
-        slow(self.token_end(i))
+        self.number_slow(vs, self.token_end(i))
+    }
+
+    /// A number token `vs..end` that the one-pass scan could not take (exponents, more than
+    /// 19 digits, bad shapes): exact general parsing.
+    #[cold]
+    #[inline(never)]
+    fn number_slow(&self, vs: usize, end: usize) -> PResult<(FieldValue<'a>, usize)> {
+        let tok = self.input.get(vs..end).unwrap_or_default();
+        let value = match tok.split_last() {
+            Some((b'i', digits)) => parse_i64(digits).map(FieldValue::I64),
+            Some((b'u', digits)) => parse_u64(digits).map(FieldValue::U64),
+            _ => parse_f64(tok).map(FieldValue::F64),
+        };
+        value.map(|v| (v, end)).map_err(|k| (k, vs))
     }
 
     fn string_value(
@@ -611,7 +631,7 @@ impl<'a> Parser<'a> {
         // line).
         let mut j = start;
         let end = 'scan: loop {
-            let mut m = string_mask(input, j);
+            let mut m = self.classifier.string_mask(input, j);
             let mut next = j + 64;
             while m != 0 {
                 let p = j + m.trailing_zeros() as usize;
@@ -665,7 +685,7 @@ impl<'a> Parser<'a> {
         i += usize::from(negative);
         let digits_start = i;
         // Up to 19 digits cannot overflow u64: accumulate unchecked, check once.
-        let (end, magnitude) = long_digits(input, i);
+        let (end, magnitude) = nineteen_digits(input, i).unwrap_or_else(|| long_digits(input, i));
         let digits = end - digits_start;
         i = end;
         if digits == 0 {

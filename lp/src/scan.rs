@@ -40,6 +40,183 @@ fn tail_mask(input: &[u8], at: usize, hit: impl Fn(u8) -> bool) -> u64 {
     mask | (1u64 << rest.len())
 }
 
+/// The widest way this CPU has to classify 64 bytes at once, detected once per parser so that
+/// the per-block path is one branch, not a feature check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Classifier {
+    /// One 64-byte compare per byte value into a mask register (AVX-512BW).
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+    /// Two 32-byte halves (AVX2).
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    /// [`block_mask_of`]: SSE2 quarters (or bytes, off x86_64).
+    Portable,
+}
+
+impl Classifier {
+    pub(crate) fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512bw") {
+            return Classifier::Avx512;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Classifier::Avx2;
+        }
+        Classifier::Portable
+    }
+
+    /// [`stop_mask`], the same bits.
+    #[inline(always)]
+    pub(crate) fn stop_mask(self, input: &[u8], at: usize) -> u64 {
+        match self {
+            // SAFETY: `Avx512` is only ever produced by `detect` on a CPU with AVX-512BW.
+            #[cfg(target_arch = "x86_64")]
+            Classifier::Avx512 => unsafe { mask_avx512(input, at, &IDENT_BYTES) },
+            // SAFETY: `Avx2` is only ever produced by `detect` on a CPU with AVX2.
+            #[cfg(target_arch = "x86_64")]
+            Classifier::Avx2 => unsafe { mask_avx2(input, at, &IDENT_BYTES) },
+            Classifier::Portable => stop_mask(input, at),
+        }
+    }
+
+    /// The length of the longest prefix of `bytes` that is all ASCII, rounded down to whole
+    /// 64-byte blocks (or all of `bytes`): what UTF-8 validation can skip.
+    #[inline]
+    pub(crate) fn ascii_prefix(self, bytes: &[u8]) -> usize {
+        match self {
+            // SAFETY: as in `stop_mask`.
+            #[cfg(target_arch = "x86_64")]
+            Classifier::Avx512 => unsafe { ascii_prefix_avx512(bytes) },
+            #[cfg(target_arch = "x86_64")]
+            Classifier::Avx2 => ascii_prefix_swar(bytes),
+            Classifier::Portable => ascii_prefix_swar(bytes),
+        }
+    }
+
+    /// [`string_mask`], the same bits.
+    #[inline(always)]
+    pub(crate) fn string_mask(self, input: &[u8], at: usize) -> u64 {
+        match self {
+            // SAFETY: as in `stop_mask`.
+            #[cfg(target_arch = "x86_64")]
+            Classifier::Avx512 => unsafe { mask_avx512(input, at, &STRING_BYTES) },
+            // SAFETY: as in `stop_mask`.
+            #[cfg(target_arch = "x86_64")]
+            Classifier::Avx2 => unsafe { mask_avx2(input, at, &STRING_BYTES) },
+            Classifier::Portable => string_mask(input, at),
+        }
+    }
+}
+
+/// [`mask_avx512`] with AVX2: the block as two 32-byte halves; near the end, byte by byte.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn mask_avx2<const N: usize>(input: &[u8], at: usize, bytes: &[u8; N]) -> u64 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8, _mm256_setzero_si256,
+    };
+    let Some(block) = input.get(at..at + 64) else {
+        return tail_mask(input, at, |b| bytes.contains(&b));
+    };
+    let p = block.as_ptr();
+    // SAFETY: `block` is 64 readable bytes, so both 32-byte loads are in bounds; `loadu` has no
+    // alignment requirement; the caller guarantees AVX2.
+    let (a, b) = unsafe {
+        (
+            _mm256_loadu_si256(p.cast::<__m256i>()),
+            _mm256_loadu_si256(p.add(32).cast::<__m256i>()),
+        )
+    };
+    let (mut ha, mut hb) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+    for &c in bytes {
+        let splat = _mm256_set1_epi8(c as i8);
+        ha = _mm256_or_si256(ha, _mm256_cmpeq_epi8(a, splat));
+        hb = _mm256_or_si256(hb, _mm256_cmpeq_epi8(b, splat));
+    }
+    u64::from(_mm256_movemask_epi8(ha) as u32) | (u64::from(_mm256_movemask_epi8(hb) as u32) << 32)
+}
+
+/// [`Classifier::ascii_prefix`] with AVX-512BW: one sign-bit mask per 64 bytes.
+///
+/// # Safety
+/// The CPU must support AVX-512BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+unsafe fn ascii_prefix_avx512(bytes: &[u8]) -> usize {
+    use std::arch::x86_64::{_mm512_loadu_si512, _mm512_movepi8_mask};
+    let mut i = 0;
+    while let Some(block) = bytes.get(i..i + 64) {
+        // SAFETY: `block` is 64 readable bytes; the caller guarantees AVX-512BW.
+        let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+        if _mm512_movepi8_mask(v) != 0 {
+            return i;
+        }
+        i += 64;
+    }
+    if bytes.get(i..).is_some_and(|rest| rest.is_ascii()) {
+        return bytes.len();
+    }
+    i
+}
+
+/// [`Classifier::ascii_prefix`] eight words at a time.
+fn ascii_prefix_swar(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(block) = bytes.get(i..i + 64) {
+        let any_high = block
+            .chunks_exact(8)
+            .map(|w| w.try_into().map_or(u64::MAX, u64::from_le_bytes))
+            .fold(0, |acc, w| acc | w);
+        if any_high & 0x8080_8080_8080_8080 != 0 {
+            return i;
+        }
+        i += 64;
+    }
+    if bytes.get(i..).is_some_and(|rest| rest.is_ascii()) {
+        return bytes.len();
+    }
+    i
+}
+
+/// Bit `k` set iff `input[at + k]` is one of `bytes`, or `at + k == input.len()`; bits past
+/// the end clear. Near the end a masked load reads only the bytes that exist.
+///
+/// # Safety
+/// The CPU must support AVX-512BW.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512bw")]
+unsafe fn mask_avx512<const N: usize>(input: &[u8], at: usize, bytes: &[u8; N]) -> u64 {
+    use std::arch::x86_64::{
+        _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_maskz_loadu_epi8, _mm512_set1_epi8,
+    };
+    let rest = input.get(at..).unwrap_or_default();
+    let n = rest.len();
+    // SAFETY: with 64 or more bytes left, the unaligned load reads 64 of them; with fewer, the
+    // load is masked to the `n` that exist (masked-off bytes are not accessed and read as 0,
+    // which is none of `bytes`). The caller guarantees AVX-512BW.
+    let v = unsafe {
+        if n >= 64 {
+            _mm512_loadu_si512(rest.as_ptr().cast())
+        } else {
+            _mm512_maskz_loadu_epi8((1u64 << n) - 1, rest.as_ptr().cast())
+        }
+    };
+    let mut m = 0u64;
+    for &c in bytes {
+        m |= _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(c as i8));
+    }
+    if n < 64 {
+        m |= 1u64 << n;
+    }
+    m
+}
+
 /// Bit `k` is set iff `input[at + k]` is in [`IDENT_STOP`] or `at + k == input.len()` (the end
 /// of input stops every scan). Bits for positions past the end are clear.
 #[inline]
@@ -50,48 +227,12 @@ pub(crate) fn stop_mask(input: &[u8], at: usize) -> u64 {
     }
 }
 
-/// Bit `k` set iff `block[k]` is one of `bytes` (`block` is 64 bytes): AVX2 when the CPU has
-/// it (checked once, then a cached flag), SSE2 (the x86_64 baseline) otherwise.
+/// Bit `k` set iff `block[k]` is one of `bytes` (`block` is 64 bytes), with SSE2 (the x86_64
+/// baseline); [`Classifier`] takes the wider paths when the CPU has them.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn block_mask_of<const N: usize>(block: &[u8], bytes: &[u8; N]) -> u64 {
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2 (just checked).
-        unsafe { block_mask_avx2(block, bytes) }
-    } else {
-        block_mask_sse2(block, bytes)
-    }
-}
-
-/// [`block_mask_of`] with AVX2: two 32-byte halves.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn block_mask_avx2<const N: usize>(block: &[u8], bytes: &[u8; N]) -> u64 {
-    use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
-        _mm256_set1_epi8, _mm256_setzero_si256,
-    };
-    let Some((lo, hi)) = block.get(..64).map(|b| b.split_at(32)) else {
-        return 0;
-    };
-    // SAFETY: `lo` and `hi` are exactly 32 readable bytes each and `loadu` has no alignment
-    // requirement; the caller guarantees AVX2.
-    let (a, b) = unsafe {
-        (
-            _mm256_loadu_si256(lo.as_ptr().cast::<__m256i>()),
-            _mm256_loadu_si256(hi.as_ptr().cast::<__m256i>()),
-        )
-    };
-    let (mut ha, mut hb) = (_mm256_setzero_si256(), _mm256_setzero_si256());
-    for &c in bytes {
-        let splat = _mm256_set1_epi8(c as i8);
-        ha = _mm256_or_si256(ha, _mm256_cmpeq_epi8(a, splat));
-        hb = _mm256_or_si256(hb, _mm256_cmpeq_epi8(b, splat));
-    }
-    u64::from(_mm256_movemask_epi8(ha) as u32) | (u64::from(_mm256_movemask_epi8(hb) as u32) << 32)
+    block_mask_sse2(block, bytes)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -263,6 +404,29 @@ pub(crate) fn digits(input: &[u8], mut i: usize, mut acc: u64) -> (usize, u64) {
     (i, acc)
 }
 
+/// Exactly 19 digits at `i` followed by a non-digit (a nanosecond timestamp of this century),
+/// read as three words with no loop: the value and where the digits end. `None` for any other
+/// shape, or when fewer than 24 bytes are left.
+#[inline(always)]
+pub(crate) fn nineteen_digits(input: &[u8], i: usize) -> Option<(usize, u64)> {
+    let word = |at: usize| {
+        input
+            .get(at..at + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_le_bytes)
+    };
+    let (w0, w1, w2) = (word(i)?, word(i + 8)?, word(i + 16)?);
+    // Bytes 0-2 of the third word are digits, byte 3 is not.
+    if non_digits(w0) | non_digits(w1) != 0 || non_digits(w2) & 0x8080_8080 != 0x8000_0000 {
+        return None;
+    }
+    let last3 = eight_digits((w2 << 40) | (ZEROS >> 24));
+    Some((
+        i + 19,
+        eight_digits(w0) * 100_000_000_000 + eight_digits(w1) * 1_000 + last3,
+    ))
+}
+
 /// [`digits`] from zero, for long runs (timestamps have 19 digits): whole 8-digit words first.
 #[inline(always)]
 pub(crate) fn long_digits(input: &[u8], mut i: usize) -> (usize, u64) {
@@ -388,6 +552,64 @@ mod tests {
         );
     }
 
+    /// Every classifier this CPU can run.
+    fn classifiers() -> Vec<Classifier> {
+        let mut all = vec![Classifier::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx2") {
+                all.push(Classifier::Avx2);
+            }
+            if std::arch::is_x86_feature_detected!("avx512bw") {
+                all.push(Classifier::Avx512);
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn nineteen_digit_runs_agree_with_digit_runs() {
+        let cases: [&[u8]; 7] = [
+            b"1700000000000000000\n12345",
+            b"9999999999999999999 xxxxx",
+            b"0000000000000000001,xxxxx",
+            b"17000000000000000001xxxxx",
+            b"170000000000000000\nxxxxxx",
+            b"1700000000000000000",
+            b"1700000000000000000\n1234",
+        ];
+        for c in cases {
+            let slow = digits_slow(c, 0, 0);
+            let fast = nineteen_digits(c, 0);
+            if slow.0 == 19 && c.len() >= 24 {
+                assert_eq!(fast, Some(slow), "{:?}", String::from_utf8_lossy(c));
+            } else {
+                assert_eq!(fast, None, "{:?}", String::from_utf8_lossy(c));
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_prefixes_stop_at_the_first_block_with_a_high_byte() {
+        for len in [0usize, 1, 63, 64, 65, 130, 200] {
+            let ascii = vec![b'a'; len];
+            for c in classifiers() {
+                assert_eq!(c.ascii_prefix(&ascii), len, "{c:?}");
+            }
+            for at in [0, len / 2, len.saturating_sub(1)] {
+                if at >= len {
+                    continue;
+                }
+                let mut b = ascii.clone();
+                b[at] = 0xC3;
+                let want = at / 64 * 64;
+                for c in classifiers() {
+                    assert_eq!(c.ascii_prefix(&b), want, "{c:?} len {len} at {at}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn stop_masks_match_the_table() {
         let mut rng = 0x1234_5678_9abc_def0u64;
@@ -407,15 +629,18 @@ mod tests {
                     mask_slow(&body, at),
                     "len {len} at {at}"
                 );
-                // Both vector paths, whichever one this CPU takes in `stop_mask`.
+                for c in classifiers() {
+                    assert_eq!(
+                        c.stop_mask(&body, at),
+                        mask_slow(&body, at),
+                        "{c:?} len {len} at {at}"
+                    );
+                    assert_eq!(c.string_mask(&body, at), string_mask(&body, at), "{c:?}");
+                }
+                // The SSE2 path, whichever one this CPU takes.
                 #[cfg(target_arch = "x86_64")]
                 if let Some(block) = body.get(at..at + 64) {
                     assert_eq!(block_mask_sse2(block, &IDENT_BYTES), mask_slow(&body, at));
-                    if std::arch::is_x86_feature_detected!("avx2") {
-                        // SAFETY: AVX2 is present (just checked).
-                        let avx = unsafe { block_mask_avx2(block, &IDENT_BYTES) };
-                        assert_eq!(avx, mask_slow(&body, at));
-                    }
                 }
             }
         }
