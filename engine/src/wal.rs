@@ -77,8 +77,12 @@ const RESERVED_BYTES: u64 = 8 * 1024 * 1024;
 /// Zero-filling is skipped when the disk has less free space than this (the WAL itself needs
 /// it more than it needs speed).
 const PREP_MIN_FREE_BYTES: u64 = 1 << 30;
-/// Most recycled segments kept as spares; the rest are deleted.
-const SPARES_MAX: usize = 2;
+/// Most recycled segments kept as spares; the rest are deleted. Under a heavy load one flush
+/// cycle fills about three segments (one opened at the flush's rotation, more as they fill):
+/// every one that is not a recycled file grows as it is written, and each sync of a growing
+/// file commits metadata through the file system's journal, where it queues behind the
+/// flush's own file and directory syncs.
+const SPARES_MAX: usize = 4;
 /// Zero-filling writes a whole segment to disk, so it happens at most this often.
 pub(crate) const PREP_INTERVAL: Duration = Duration::from_secs(5);
 const SPARE_SUFFIX: &str = ".walspare";
