@@ -668,7 +668,9 @@ impl Catalog {
             let mut state = self.state.write();
             state.next_record = seq + 1;
             state.apply(record);
-            ((seq + 1) % self.snapshot_every == 0).then(|| state.to_snapshot(seq))
+            (seq + 1)
+                .is_multiple_of(self.snapshot_every)
+                .then(|| state.to_snapshot(seq))
         };
         if let Some(snapshot) = snapshot {
             // Best effort: the log alone is complete, so a failed snapshot only costs start-up
