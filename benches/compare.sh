@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 POINTS=${POINTS:-1000000}
 HC_POINTS=${HC_POINTS:-1000000}
 SEQ_POINTS=${SEQ_POINTS:-5000}
-E_POINTS=${E_POINTS:-10000000}
+E_POINTS=${E_POINTS:-15000000}
 OUT=${OUT:-benches/compare-latest.md}
 SERVERS=${SERVERS:-strata influxdb victoria-metrics}
 SCENARIOS=${SCENARIOS:-a b c d e}
@@ -112,12 +112,13 @@ for server in $SERVERS; do
          j=$(run d "$server" --series 100 --batch 1 --concurrency 1 --points "$SEQ_POINTS")
          RAW[$server]="$before $($LOAD --fsync-probe "$WORK")" ;;
       e) rate=$(python3 -c "import json;print(int(json.load(open('${RESULT[$server-a]}'))['points_per_s']/2))")
-         # Steady state: a short warm-up (bucket and schema creation, first buffers) that is
-         # not measured, then 10 s at that rate (at most $E_POINTS points; bodies are built
-         # up front).
+         # Steady state: a short load that creates the database and schema, then 15 s at
+         # that rate of which the first 5 s are sent but not measured (every server's buffers,
+         # files, caches and background work reach their running state), then 10 s measured
+         # (at most $E_POINTS points in all; bodies are built up front).
          $LOAD --url "$URL" ${TOKEN:+--token "$TOKEN"} --series 10000 --batch 5000 --concurrency 4 --points 100000 >/dev/null 2>&1 || true
-         pts=$((rate * 10)); [ "$pts" -gt "$E_POINTS" ] && pts=$E_POINTS
-         j=$(run e "$server" --series 10000 --batch 5000 --concurrency 4 --rate "$rate" --points "$pts") ;;
+         pts=$((rate * 15)); [ "$pts" -gt "$E_POINTS" ] && pts=$E_POINTS
+         j=$(run e "$server" --series 10000 --batch 5000 --concurrency 4 --rate "$rate" --warmup-s 5 --points "$pts") ;;
     esac
     RESULT[$server-$scenario]=$j
     DISK[$server-$scenario]=$(stop_server "$PID" "$dir")
@@ -148,7 +149,7 @@ fi
   echo
   echo "The disk: sustained fdatasync'd bandwidth ${BW} MB/s in 1.4 MB writes (p50 ${BW_P50} ms, p99 ${BW_P99} ms), measured at the start with \`strata-load --bandwidth-probe\` (it bursts at about 1 GB/s for a second, then throttles)."
   echo
-  echo "(e) runs after a 100 000-point warm-up that is not measured, for 10 s (at most E_POINTS points)." 
+  echo "(e) sends at its rate for 15 s; the first 5 s warm the server up and are not measured (latency, throughput and server CPU are from the last 10 s)." 
   echo
   echo "Server CPU is counted from the first request until the server has been idle for 2 s after the last (deferred merges and flushes included); Strata runs with \`--flush-interval-ms 1000\` so its Parquet flush falls in that window."
   echo

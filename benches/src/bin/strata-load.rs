@@ -61,6 +61,11 @@ struct Args {
     /// Limit to this many points per second (0: as fast as possible).
     #[arg(long, default_value_t = 0)]
     rate: u64,
+    /// Requests that start in the first this many seconds warm the server up: they are sent
+    /// like the rest but left out of throughput, latency, errors and server CPU, so a
+    /// fixed-rate run reports the server's steady state rather than its first seconds.
+    #[arg(long, default_value_t = 0.0)]
+    warmup_s: f64,
     /// PID of the server, to report its CPU seconds and peak RSS from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -97,6 +102,18 @@ struct Args {
     /// file, one `start latency` pair per line: shows when the slow requests happened.
     #[arg(long)]
     latency_log: Option<std::path::PathBuf>,
+}
+
+/// One request as the client saw it.
+#[derive(Debug, Clone, Copy)]
+struct Sent {
+    /// When it started, from the start of the load.
+    at: Duration,
+    latency: Duration,
+    /// Points acknowledged (0 if it failed).
+    points: u64,
+    /// Body bytes sent.
+    bytes: u64,
 }
 
 /// Nanoseconds between two rounds of points (each series gets one point per round).
@@ -312,7 +329,6 @@ fn main() {
         }
     );
     let bodies = Arc::new(build_bodies(&args, precision));
-    let wire_bytes: u64 = bodies.iter().map(|b| b.len() as u64).sum();
     let mut path = format!("/write?db={}&precision={}", args.db, args.precision);
     if let Some(rp) = &args.rp {
         path.push_str(&format!("&rp={rp}"));
@@ -333,7 +349,8 @@ fn main() {
     } else {
         ("POST", path)
     };
-    let cpu_before = args.server_pid.and_then(cpu_seconds);
+    let warmup = Duration::from_secs_f64(args.warmup_s.max(0.0));
+    let mut cpu_before = args.server_pid.and_then(cpu_seconds);
     let next = Arc::new(AtomicUsize::new(0));
     let sent_points = Arc::new(AtomicU64::new(0));
     let errors: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
@@ -362,12 +379,14 @@ fn main() {
                 let timeout = Duration::from_secs(120);
                 let mut conn: Option<strata_benches::http::Conn> = None;
                 let mut latencies = Vec::new();
-                let count_error = |what: String| {
-                    *errors
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .entry(what)
-                        .or_default() += 1
+                let count_error = |what: String, at: Duration| {
+                    if at >= warmup {
+                        *errors
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .entry(what)
+                            .or_default() += 1
+                    }
                 };
                 loop {
                     let r = next.fetch_add(1, Ordering::Relaxed);
@@ -391,27 +410,59 @@ fn main() {
                             .map(|c| conn.insert(c)),
                     }
                     .and_then(|c| c.request(method, &path, &headers, body));
-                    latencies.push((t.duration_since(started), t.elapsed()));
-                    match outcome {
-                        Ok(resp) if resp.status == 204 || (args.ping && resp.status < 300) => {}
-                        Ok(resp) => count_error(resp.status.to_string()),
+                    let at = t.duration_since(started);
+                    let ok = match outcome {
+                        Ok(resp) if resp.status == 204 || (args.ping && resp.status < 300) => true,
+                        Ok(resp) => {
+                            count_error(resp.status.to_string(), at);
+                            false
+                        }
                         Err(e) => {
                             // Reconnect for the next request.
                             conn = None;
-                            count_error(format!("connection: {e}"));
+                            count_error(format!("connection: {e}"), at);
+                            false
                         }
-                    }
+                    };
+                    latencies.push(Sent {
+                        at,
+                        latency: t.elapsed(),
+                        points: if ok { points } else { 0 },
+                        bytes: body.len() as u64,
+                    });
                     bar.inc(points);
                 }
                 latencies
             })
         })
         .collect();
-    let timed: Vec<(Duration, Duration)> = handles
+    if !warmup.is_zero() {
+        // Server CPU counts from the end of the warm-up.
+        std::thread::sleep(warmup.saturating_sub(started.elapsed()));
+        cpu_before = args.server_pid.and_then(cpu_seconds);
+    }
+    let sent: Vec<Sent> = handles
         .into_iter()
         .flat_map(|h| h.join().unwrap_or_default())
         .collect();
-    let elapsed = started.elapsed().as_secs_f64();
+    let elapsed = (started.elapsed().saturating_sub(warmup))
+        .as_secs_f64()
+        .max(1e-9);
+    let timed: Vec<(Duration, Duration)> = sent
+        .iter()
+        .filter(|s| s.at >= warmup)
+        .map(|s| (s.at, s.latency))
+        .collect();
+    let ok_points: u64 = sent
+        .iter()
+        .filter(|s| s.at >= warmup)
+        .map(|s| s.points)
+        .sum();
+    let wire_bytes: u64 = sent
+        .iter()
+        .filter(|s| s.at >= warmup)
+        .map(|s| s.bytes)
+        .sum();
     bar.finish_and_clear();
     if let Some(path) = &args.latency_log {
         let mut sorted = timed.clone();
@@ -439,10 +490,9 @@ fn main() {
     };
     let rss = args.server_pid.and_then(peak_rss_mib);
     let errors = errors.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let failed: u64 = errors.values().sum();
-    let ok_points = args.points.saturating_sub(failed * args.batch as u64);
     let summary = serde_json::json!({
         "points": args.points,
+        "warmup_s": warmup.as_secs_f64(),
         "points_acked": ok_points,
         "seconds": elapsed,
         "points_per_s": ok_points as f64 / elapsed,
