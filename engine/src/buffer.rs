@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use arrow::array::{
     ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
@@ -348,8 +347,6 @@ pub struct TableBuffer {
     sealed: Vec<Taken>,
     sealed_rows: usize,
     approx_bytes: usize,
-    /// When the oldest buffered row arrived (for age-based flush).
-    oldest: Option<Instant>,
     /// Which write pass appended which rows: `(pass sequence number, rows so far)` per run of
     /// rows from one pass. Shards of one measurement are merged at flush, and the sequence
     /// numbers (taken when a pass starts) restore the order in which writes were made, so the
@@ -376,7 +373,6 @@ impl Default for TableBuffer {
             sealed: Vec::new(),
             sealed_rows: 0,
             approx_bytes: 0,
-            oldest: None,
             runs: Vec::new(),
         }
     }
@@ -391,11 +387,6 @@ impl TableBuffer {
     /// A rough count of the bytes the buffered rows hold.
     pub fn approx_bytes(&self) -> usize {
         self.approx_bytes
-    }
-
-    /// When the oldest buffered row arrived.
-    pub fn oldest(&self) -> Option<Instant> {
-        self.oldest
     }
 
     /// The index of column `name` if the buffer has it, and its type.
@@ -489,7 +480,6 @@ impl TableBuffer {
             }
         }
         self.approx_bytes += bytes;
-        self.oldest.get_or_insert_with(Instant::now);
         Ok(())
     }
 
@@ -532,7 +522,6 @@ impl TableBuffer {
         out.extend(self.finish_builders(0)?);
         self.sealed_rows = 0;
         self.approx_bytes = 0;
-        self.oldest = None;
         Ok(out)
     }
 

@@ -810,15 +810,18 @@ impl Engine {
         }
         let started = std::time::Instant::now();
         // Behind, it competes with writers as an equal; otherwise it yields to them (a flush
-        // is a long burst of CPU that would stretch the latency of writes in flight).
+        // is a long burst of CPU that would stretch the latency of writes in flight) — but
+        // only after the exclusive section below: every writer waits for it, so it must not
+        // be preempted by them while it holds the lock (priority inversion).
         let behind = self.inner.buffered_bytes.load(Ordering::Relaxed)
             > self
                 .inner
                 .config
                 .flush_table_bytes
                 .saturating_mul(FLUSH_BACKLOG_TABLES);
-        if can_renice() {
-            set_thread_nice(if behind { 0 } else { FLUSH_NICE });
+        let renice = can_renice();
+        if renice {
+            set_thread_nice(0);
         }
         let (closed, jobs) = {
             let _epoch = self.inner.epoch.write();
@@ -833,6 +836,9 @@ impl Engine {
             paused_writes_ms = started.elapsed().as_secs_f64() * 1e3,
             "WAL rotated and buffers taken"
         );
+        if renice && !behind {
+            set_thread_nice(FLUSH_NICE);
+        }
         rt.block_on(self.persist(jobs, closed, ids, reason, started))
     }
 

@@ -7,7 +7,7 @@
 //! keep "last write wins" exact across shards.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use std::sync::Arc;
@@ -25,6 +25,17 @@ pub(crate) struct Shards {
     shards: Box<[Arc<Mutex<TableBuffer>>]>,
     /// Bytes in all shards, settled once per write pass (not per row: the counter is shared).
     bytes: AtomicUsize,
+    /// When rows were first settled into the (then empty) shards, in nanoseconds since
+    /// [`base`] (0: none buffered). An atomic, not a field of each shard, so that the flush
+    /// thread's age check never takes a shard lock: at low priority it could be preempted
+    /// holding one, and a writer would wait for it (priority inversion).
+    oldest_ns: AtomicU64,
+}
+
+/// The instant that [`Shards`]' ages count from.
+fn base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(Instant::now)
 }
 
 static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
@@ -50,6 +61,7 @@ impl Shards {
         Shards {
             shards: (0..count.max(1)).map(|_| Arc::default()).collect(),
             bytes: AtomicUsize::new(0),
+            oldest_ns: AtomicU64::new(0),
         }
     }
 
@@ -79,8 +91,13 @@ impl Shards {
         &self.shards[i % self.shards.len()]
     }
 
-    /// Adds a pass's bytes; returns the measurement's new total.
+    /// Adds a pass's bytes (and notes when rows first arrived); returns the measurement's new
+    /// total.
     pub(crate) fn add_bytes(&self, n: usize) -> usize {
+        let now = (base().elapsed().as_nanos() as u64).max(1);
+        let _ = self
+            .oldest_ns
+            .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
         self.bytes.fetch_add(n, Ordering::Relaxed) + n
     }
 
@@ -96,6 +113,7 @@ impl Shards {
             }
         }
         self.bytes.store(0, Ordering::Relaxed);
+        self.oldest_ns.store(0, Ordering::Relaxed);
         out
     }
 
@@ -103,8 +121,11 @@ impl Shards {
         self.shards.iter().map(|s| s.lock().rows()).sum()
     }
 
-    /// When the oldest row of any shard arrived.
+    /// When the oldest buffered row arrived (to within a write pass), without locking.
     pub(crate) fn oldest(&self) -> Option<Instant> {
-        self.shards.iter().filter_map(|s| s.lock().oldest()).min()
+        match self.oldest_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => base().checked_add(std::time::Duration::from_nanos(ns)),
+        }
     }
 }

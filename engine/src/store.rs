@@ -3,10 +3,10 @@
 //! `LocalFileSystem` writes a staging file and renames it into place, but never fsyncs: after a
 //! power loss a Parquet file, a manifest or a catalog record it reported as stored can be
 //! missing or empty. That breaks the chain the WAL relies on (a segment is deleted once a
-//! manifest names the files holding its rows), so every object written through [`SyncedLocalStore`]
-//! is fsync'd, and so is each directory from its parent up to the store's root (the rename that
-//! published it, and any directory `LocalFileSystem` created on the way), before the write
-//! returns. Deletes are not synced: a delete lost to a power cut brings back an orphan Parquet
+//! manifest names the files holding its rows), so every object written through
+//! [`SyncedLocalStore`] is fsync'd, and so are the directories whose entries the write changed
+//! (its parent, which got the rename that published it, and the parent of each directory
+//! `LocalFileSystem` created on the way), before the write returns. Deletes are not synced: a delete lost to a power cut brings back an orphan Parquet
 //! file, which start-up deletes again, or an expired one, which retention deletes again.
 
 use std::fmt;
@@ -49,10 +49,25 @@ impl SyncedLocalStore {
         self.syncs.load(Ordering::Relaxed)
     }
 
+    /// What to sync after writing `location`; called before the write, to see which
+    /// directories it will create.
     fn syncer(&self, location: &Path) -> object_store::Result<Syncer> {
+        let file = self.inner.path_to_filesystem(location)?;
+        // The parent gets the new entry; each directory the write creates is a new entry in
+        // its own parent. Directories that exist already and gain nothing are left alone:
+        // each needless directory fsync is one more journal commit that WAL syncs queue behind.
+        let mut dirs: Vec<PathBuf> = file.parent().map(PathBuf::from).into_iter().collect();
+        let mut dir = file.parent();
+        while let Some(d) = dir {
+            if d == self.root || !d.starts_with(&self.root) || d.exists() {
+                break;
+            }
+            dirs.extend(d.parent().map(PathBuf::from));
+            dir = d.parent();
+        }
         Ok(Syncer {
-            file: self.inner.path_to_filesystem(location)?,
-            root: self.root.clone(),
+            file,
+            dirs,
             syncs: Arc::clone(&self.syncs),
         })
     }
@@ -64,11 +79,12 @@ impl fmt::Display for SyncedLocalStore {
     }
 }
 
-/// Makes one object durable: the file, then every directory from its parent up to the root.
+/// Makes one object durable: the file, then the directories whose entries changed.
 #[derive(Debug, Clone)]
 struct Syncer {
     file: PathBuf,
-    root: PathBuf,
+    /// Directories whose entries the write changes, innermost first.
+    dirs: Vec<PathBuf>,
     syncs: Arc<AtomicU64>,
 }
 
@@ -91,13 +107,8 @@ impl Syncer {
         let file = std::fs::File::open(&self.file).map_err(|e| generic(&self.file, e))?;
         write_back_paced(&file);
         file.sync_all().map_err(|e| generic(&self.file, e))?;
-        let mut dir = self.file.parent();
-        while let Some(d) = dir {
+        for d in &self.dirs {
             sync(d)?;
-            if d == self.root {
-                break;
-            }
-            dir = d.parent();
         }
         self.syncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -105,7 +116,7 @@ impl Syncer {
 }
 
 /// Bytes written back per step before an object's fsync.
-const WRITEBACK_STEP: u64 = 1 << 20;
+const WRITEBACK_STEP: u64 = 256 << 10;
 
 /// Writes a file's dirty pages back a step at a time, waiting for each, so that the fsync that
 /// follows finds little left to do. One fsync of a whole flush's file (tens of MB) would hold
@@ -153,8 +164,9 @@ impl ObjectStore for SyncedLocalStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
+        let syncer = self.syncer(location)?;
         let result = self.inner.put_opts(location, payload, opts).await?;
-        self.syncer(location)?.sync().await?;
+        syncer.sync().await?;
         Ok(result)
     }
 
@@ -163,11 +175,9 @@ impl ObjectStore for SyncedLocalStore {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        let syncer = self.syncer(location)?;
         let inner = self.inner.put_multipart_opts(location, opts).await?;
-        Ok(Box::new(SyncedUpload {
-            inner,
-            syncer: self.syncer(location)?,
-        }))
+        Ok(Box::new(SyncedUpload { inner, syncer }))
     }
 
     async fn get_opts(
@@ -215,8 +225,9 @@ impl ObjectStore for SyncedLocalStore {
         to: &Path,
         options: CopyOptions,
     ) -> object_store::Result<()> {
+        let syncer = self.syncer(to)?;
         self.inner.copy_opts(from, to, options).await?;
-        self.syncer(to)?.sync().await
+        syncer.sync().await
     }
 
     async fn rename_opts(
@@ -225,8 +236,9 @@ impl ObjectStore for SyncedLocalStore {
         to: &Path,
         options: RenameOptions,
     ) -> object_store::Result<()> {
+        let syncer = self.syncer(to)?;
         self.inner.rename_opts(from, to, options).await?;
-        self.syncer(to)?.sync().await
+        syncer.sync().await
     }
 }
 
@@ -296,14 +308,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn new_directories_are_synced_in_their_parents_and_nothing_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SyncedLocalStore::new(dir.path()).expect("store");
+        let root = store.root.clone();
+        let first = store.syncer(&Path::from("a/b/one.json")).expect("syncer");
+        assert_eq!(first.dirs, [root.join("a/b"), root.join("a"), root.clone()]);
+        store
+            .put(&Path::from("a/b/one.json"), PutPayload::from_static(b"1"))
+            .await
+            .expect("put");
+        let second = store.syncer(&Path::from("a/b/two.json")).expect("syncer");
+        assert_eq!(second.dirs, [root.join("a/b")]);
+    }
+
+    #[tokio::test]
     async fn a_failed_sync_fails_the_write() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = SyncedLocalStore::new(dir.path()).expect("store");
         // The object exists, but one directory on its way to the root cannot be opened for
         // syncing (removed behind the store's back): the put must not report success.
+        std::fs::write(dir.path().join("x"), b"x").expect("file");
         let syncer = Syncer {
-            file: dir.path().join("gone/x"),
-            root: dir.path().to_path_buf(),
+            file: dir.path().join("x"),
+            dirs: vec![dir.path().join("gone")],
             syncs: Arc::default(),
         };
         assert!(syncer.sync().await.is_err());
