@@ -19,6 +19,10 @@ use engine::{Engine, WriteRequest};
 use lp::{Line, ParseOptions, Parser, Precision};
 use strata_benches::{generate, Corpus};
 
+// The server's allocator: buffers are measured as the server runs them.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[path = "../support/engine_setup.rs"]
 mod engine_setup;
 
