@@ -4,12 +4,14 @@
 # the same strata-load scenarios against each. Prints a markdown report (also written to
 # $OUT, default benches/compare-latest.md).
 #
-#   bash benches/compare.sh            # full run (~15 min on 2 cores)
+#   bash benches/compare.sh            # full run (~25 min on 2 cores)
 #   POINTS=200000 bash benches/compare.sh   # quicker, smaller
 #   SERVERS="strata influxdb" SCENARIOS="a d e" bash benches/compare.sh   # a subset ((e) needs (a))
 set -euo pipefail
 cd "$(dirname "$0")/.."
-POINTS=${POINTS:-1000000}
+# (a) and (b) must last long enough to include the flushes a sustained load causes: 1 M points
+# took Strata 0.4 s, a burst that (e)'s "half of (a)" rate then could not sustain.
+POINTS=${POINTS:-5000000}
 HC_POINTS=${HC_POINTS:-1000000}
 SEQ_POINTS=${SEQ_POINTS:-5000}
 E_POINTS=${E_POINTS:-15000000}
