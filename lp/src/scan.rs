@@ -89,9 +89,8 @@ impl Classifier {
             // SAFETY: as in `stop_mask`.
             #[cfg(target_arch = "x86_64")]
             Classifier::Avx512 => unsafe { ascii_prefix_avx512(bytes) },
-            #[cfg(target_arch = "x86_64")]
-            Classifier::Avx2 => ascii_prefix_swar(bytes),
-            Classifier::Portable => ascii_prefix_swar(bytes),
+            // AVX2 buys nothing over eight OR'd words here.
+            _ => ascii_prefix_swar(bytes),
         }
     }
 
