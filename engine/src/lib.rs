@@ -35,13 +35,14 @@
 mod buffer;
 mod flush;
 mod manifest;
+mod sched;
 mod shards;
 mod store;
 mod wal;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -343,12 +344,23 @@ struct Inner {
     coordinator: Mutex<Option<JoinHandle<()>>>,
     /// Every Parquet file the manifests name (minus those expired since start).
     files: Mutex<Vec<FileEntry>>,
+    /// The flush thread's kernel id and whether it runs lowered ([`sched::to_background`])
+    /// right now: a writer that sees the flush falling behind raises it again.
+    flush_tid: AtomicI32,
+    flush_lowered: AtomicBool,
 }
 
-/// Scheduling niceness of the flush thread while it keeps up (see [`Engine::flush`]).
-const FLUSH_NICE: i32 = 10;
 /// Buffered bytes beyond this many size-triggered flushes' worth mean the flush is behind.
 const FLUSH_BACKLOG_TABLES: usize = 2;
+
+impl Inner {
+    /// Buffered bytes beyond which the flush is behind (see [`Engine::flush`]).
+    fn flush_backlog_bytes(&self) -> usize {
+        self.config
+            .flush_table_bytes
+            .saturating_mul(FLUSH_BACKLOG_TABLES)
+    }
+}
 
 /// Writes slower than this are logged at debug level with where their time went.
 const SLOW_WRITE: Duration = Duration::from_millis(10);
@@ -480,7 +492,15 @@ impl Cursor {
                 }
             }
         }
-        inner.buffered_bytes.fetch_add(added, Ordering::Relaxed);
+        let total = inner.buffered_bytes.fetch_add(added, Ordering::Relaxed) + added;
+        if inner.flush_lowered.load(Ordering::Relaxed)
+            && total > inner.flush_backlog_bytes()
+            && inner.flush_lowered.swap(false, Ordering::AcqRel)
+        {
+            // The flush in progress no longer keeps up at low priority: it would fall further
+            // behind with every write, so it competes as an equal from here on.
+            sched::to_foreground(inner.flush_tid.load(Ordering::Relaxed));
+        }
     }
 }
 
@@ -543,6 +563,8 @@ impl Engine {
                 config,
                 buffers: DashMap::new(),
                 buffered_bytes: AtomicUsize::new(0),
+                flush_tid: AtomicI32::new(0),
+                flush_lowered: AtomicBool::new(false),
                 write_seq: AtomicU64::new(0),
                 epoch: RwLock::new(()),
                 flush_stats,
@@ -812,17 +834,10 @@ impl Engine {
         // Behind, it competes with writers as an equal; otherwise it yields to them (a flush
         // is a long burst of CPU that would stretch the latency of writes in flight) — but
         // only after the exclusive section below: every writer waits for it, so it must not
-        // be preempted by them while it holds the lock (priority inversion).
-        let behind = self.inner.buffered_bytes.load(Ordering::Relaxed)
-            > self
-                .inner
-                .config
-                .flush_table_bytes
-                .saturating_mul(FLUSH_BACKLOG_TABLES);
-        let renice = can_renice();
-        if renice {
-            set_thread_nice(0);
-        }
+        // be preempted by them while it holds the lock (priority inversion). Writers bring it
+        // back to the default class if it falls behind meanwhile (`Cursor::settle`).
+        let behind =
+            self.inner.buffered_bytes.load(Ordering::Relaxed) > self.inner.flush_backlog_bytes();
         let (closed, jobs) = {
             let _epoch = self.inner.epoch.write();
             if self.inner.buffered_bytes.load(Ordering::SeqCst) == 0 && self.buffered_rows() == 0 {
@@ -836,10 +851,20 @@ impl Engine {
             paused_writes_ms = started.elapsed().as_secs_f64() * 1e3,
             "WAL rotated and buffers taken"
         );
-        if renice && !behind {
-            set_thread_nice(FLUSH_NICE);
+        if !behind {
+            self.inner
+                .flush_tid
+                .store(sched::thread_id(), Ordering::Relaxed);
+            sched::to_background();
+            self.inner.flush_lowered.store(true, Ordering::Release);
         }
-        rt.block_on(self.persist(jobs, closed, ids, reason, started))
+        let result = rt.block_on(self.persist(jobs, closed, ids, reason, started));
+        // Between flushes the thread waits at the default class, so that a flush starts
+        // as soon as it is due even on a saturated CPU.
+        if self.inner.flush_lowered.swap(false, Ordering::AcqRel) {
+            sched::to_foreground(0);
+        }
+        result
     }
 
     /// Every buffer's rows, as flush jobs, leaving the buffers empty. Only pointer swaps:
@@ -1371,40 +1396,6 @@ fn resolve_columns(
         }
     }
     Ok(Applied::Written)
-}
-
-/// Whether this process may raise a thread's priority again after lowering it (root, or
-/// `CAP_SYS_NICE`, or an `RLIMIT_NICE` that allows it). Without that, lowering is one-way,
-/// and a flush thread stuck at low priority could not catch up when it falls behind, so the
-/// flush thread is then never lowered. Tried once, on a throwaway thread.
-fn can_renice() -> bool {
-    static CAN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *CAN.get_or_init(|| {
-        // A throwaway thread: the probe must not leave any real thread's priority changed.
-        std::thread::spawn(|| set_thread_nice(FLUSH_NICE) && set_thread_nice(0))
-            .join()
-            .unwrap_or(false)
-    })
-}
-
-/// Sets the calling thread's niceness (Linux applies it per thread); whether it could. Best
-/// effort: a failure only costs latency.
-fn set_thread_nice(nice: i32) -> bool {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
-        let result =
-            unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, nice) };
-        if result != 0 {
-            tracing::debug!(nice, "could not change the flush thread's priority");
-        }
-        result == 0
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = nice;
-        false
-    }
 }
 
 fn now_ns() -> i64 {
