@@ -242,6 +242,29 @@ impl ObjectStore for SyncedLocalStore {
     }
 }
 
+/// Most bytes copied into the page cache by one `write` call.
+const WRITE_STEP: usize = 256 << 10;
+
+/// The same bytes in chunks of at most [`WRITE_STEP`] (slices, no copy): the local store
+/// writes a payload one chunk per system call, and on a kernel without preemption
+/// (`PREEMPT_NONE`, common in VMs) a single multi-megabyte copy holds its CPU for
+/// milliseconds, during which even the real-time WAL thread cannot run there.
+fn in_steps(data: PutPayload) -> PutPayload {
+    if data.iter().all(|chunk| chunk.len() <= WRITE_STEP) {
+        return data;
+    }
+    let mut chunks = Vec::new();
+    for chunk in &data {
+        let mut at = 0;
+        while at < chunk.len() {
+            let end = chunk.len().min(at + WRITE_STEP);
+            chunks.push(chunk.slice(at..end));
+            at = end;
+        }
+    }
+    PutPayload::from_iter(chunks)
+}
+
 /// A multipart upload whose completion syncs the object it published.
 #[derive(Debug)]
 struct SyncedUpload {
@@ -252,7 +275,7 @@ struct SyncedUpload {
 #[async_trait]
 impl MultipartUpload for SyncedUpload {
     fn put_part(&mut self, data: PutPayload) -> UploadPart {
-        self.inner.put_part(data)
+        self.inner.put_part(in_steps(data))
     }
 
     async fn complete(&mut self) -> object_store::Result<PutResult> {
@@ -270,6 +293,18 @@ impl MultipartUpload for SyncedUpload {
 mod tests {
     use super::*;
     use object_store::{ObjectStoreExt, WriteMultipart};
+
+    #[test]
+    fn payloads_are_split_into_small_writes_without_changing_bytes() {
+        let big: Vec<u8> = (0..WRITE_STEP * 2 + 17).map(|i| (i % 251) as u8).collect();
+        let payload = PutPayload::from_iter([Bytes::from_static(b"head"), Bytes::from(big)]);
+        let expected: Vec<u8> = payload.iter().flat_map(|c| c.iter().copied()).collect();
+        let split = in_steps(payload);
+        assert!(split.iter().all(|c| c.len() <= WRITE_STEP));
+        assert_eq!(split.iter().count(), 4);
+        let got: Vec<u8> = split.iter().flat_map(|c| c.iter().copied()).collect();
+        assert_eq!(got, expected);
+    }
 
     #[tokio::test]
     async fn every_published_object_is_synced_and_readable() {
