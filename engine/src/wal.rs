@@ -10,10 +10,11 @@
 //! through the file system's journal; one that overwrites blocks the file already has only
 //! writes data (on ext4 here, about 1.4× faster for a small record). So segments are written in
 //! place into files that already have their blocks: segments the flush no longer needs are
-//! recycled as spares instead of deleted, and a background thread zero-fills a spare when there
-//! is none (at most one per [`PREP_INTERVAL`], so a heavy load does not pay twice in disk
-//! bandwidth). The writer moves to a spare as soon as its segment would have to grow, and at
-//! [`SEGMENT_BYTES`] whatever happens.
+//! recycled as spares instead of deleted, and a background thread zero-fills a spare, or
+//! extends a small one, when none is as large as the load needs (at most once per
+//! [`PREP_INTERVAL`], so a heavy load does not pay twice in disk bandwidth). The writer moves
+//! to the largest spare before its segment would have to grow, and at [`SEGMENT_BYTES`]
+//! whatever happens.
 //!
 //! A recycled file still holds an older segment's records after the new ones. They can never be
 //! mistaken for new ones: every record's checksum is salted with its segment's number, and a
@@ -77,11 +78,11 @@ const RESERVED_BYTES: u64 = 8 * 1024 * 1024;
 /// Zero-filling is skipped when the disk has less free space than this (the WAL itself needs
 /// it more than it needs speed).
 const PREP_MIN_FREE_BYTES: u64 = 1 << 30;
-/// Most recycled segments kept as spares; the rest are deleted. Under a heavy load one flush
-/// cycle fills about three segments (one opened at the flush's rotation, more as they fill):
-/// every one that is not a recycled file grows as it is written, and each sync of a growing
-/// file commits metadata through the file system's journal, where it queues behind the
-/// flush's own file and directory syncs.
+/// Most recycled segments kept as spares; the rest are deleted. A flush cycle opens one
+/// segment at the flush's rotation and more whenever one fills its blocks (several while the
+/// spares are still smaller than the load needs): every one that is not a recycled file grows
+/// as it is written, and each sync of a growing file commits metadata through the file
+/// system's journal, where it queues behind the flush's own file and directory syncs.
 const SPARES_MAX: usize = 4;
 /// Zero-filling writes a whole segment to disk, so it happens at most this often.
 pub(crate) const PREP_INTERVAL: Duration = Duration::from_secs(5);
@@ -260,7 +261,7 @@ pub(crate) struct Wal {
     /// finds it free and nothing queued commits its own record (see [`Wal::append`]).
     writer: Arc<Mutex<Writer>>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    prep: Mutex<Option<(Sender<()>, JoinHandle<()>)>>,
+    prep: Mutex<Option<(Sender<u64>, JoinHandle<()>)>>,
     /// Tells the helper thread to end (the writer holds a sender too, so a closed channel
     /// cannot).
     prep_stop: Arc<AtomicBool>,
@@ -318,6 +319,19 @@ fn list_spares(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Spares with their sizes, the largest first (a spare renamed away meanwhile is left out).
+fn spares_by_size(dir: &Path) -> Result<Vec<(PathBuf, u64)>> {
+    let mut out: Vec<(PathBuf, u64)> = list_spares(dir)?
+        .into_iter()
+        .filter_map(|p| {
+            let len = std::fs::metadata(&p).ok()?.len();
+            Some((p, len))
+        })
+        .collect();
+    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(out)
+}
+
 fn io_err(path: &Path, e: std::io::Error) -> EngineError {
     EngineError::Wal(format!("{}: {e}", path.display()))
 }
@@ -353,7 +367,8 @@ struct Segment {
 fn open_segment(dir: &Path, seq: u64) -> Result<Segment> {
     let path = segment_path(dir, seq);
     let mut opened = None;
-    for spare in list_spares(dir)? {
+    // The largest first: its blocks let this segment go furthest without growing.
+    for (spare, _) in spares_by_size(dir)? {
         // Another thread (a flush recycling segments) may rename files meanwhile: a spare that
         // is gone is simply skipped.
         if std::fs::rename(&spare, &path).is_ok() {
@@ -428,22 +443,51 @@ fn free_bytes(dir: &Path) -> Option<u64> {
     (rc == 0).then(|| u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
 }
 
-/// Writes a zero-filled spare of [`RESERVED_BYTES`] (data and size durable), named so that no
-/// reader takes it for a segment until it is complete.
-fn prepare_spare(dir: &Path) -> Result<PathBuf> {
+/// Most bytes zero-filled between two syncs of a spare being prepared: the WAL's own syncs
+/// queue behind this much writeback at most.
+const PREP_STEP_BYTES: u64 = 1 << 20;
+
+/// Size of the spare to prepare when a segment had reached `pos`: twice that, so a load like
+/// the current one fits in one spare, between [`RESERVED_BYTES`] (a light load's) and
+/// [`SEGMENT_BYTES`].
+fn spare_bytes_for(pos: u64) -> u64 {
+    (pos.min(SEGMENT_BYTES) * 2)
+        .next_power_of_two()
+        .clamp(RESERVED_BYTES, SEGMENT_BYTES)
+}
+
+/// Writes a spare of `bytes` (data and size durable): zeros, or `from` (a spare too small for
+/// the load) extended with zeros. It is named so that no reader takes it for a segment until
+/// it is complete; `Ok(None)` when `from` was taken by a segment meanwhile.
+fn prepare_spare(dir: &Path, bytes: u64, from: Option<&Path>) -> Result<Option<PathBuf>> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let tmp = dir.join(format!("prep-{nanos}.tmp"));
     let done = dir.join(format!("spare-zero-{nanos}{SPARE_SUFFIX}"));
+    if let Some(spare) = from {
+        // Out of the writer's reach while it grows; a crash leaves a `.tmp` that start-up
+        // deletes (a released segment's contents are never needed again).
+        if std::fs::rename(spare, &tmp).is_err() {
+            return Ok(None);
+        }
+    }
     let result = (|| -> std::io::Result<()> {
-        let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        let zeros = vec![0u8; 1 << 20];
-        let mut at = 0u64;
-        while at < RESERVED_BYTES {
-            file.write_all_at(&zeros, at)?;
-            at += zeros.len() as u64;
+        let file = OpenOptions::new()
+            .write(true)
+            .create(from.is_some())
+            .create_new(from.is_none())
+            .open(&tmp)?;
+        let zeros = vec![0u8; PREP_STEP_BYTES as usize];
+        let mut at = file.metadata()?.len();
+        while at < bytes {
+            let step = &zeros[..(bytes - at).min(PREP_STEP_BYTES) as usize];
+            file.write_all_at(step, at)?;
+            at += step.len() as u64;
+            // In steps: tens of megabytes written back in one go would hold up the WAL's
+            // syncs behind them for as many milliseconds.
+            file.sync_data()?;
         }
         file.sync_all()?;
         std::fs::rename(&tmp, &done)
@@ -453,16 +497,20 @@ fn prepare_spare(dir: &Path) -> Result<PathBuf> {
         return Err(io_err(&tmp, e));
     }
     sync_dir(dir)?;
-    Ok(done)
+    Ok(Some(done))
 }
 
-/// The helper thread: on request, zero-fills a spare if there is none and the last one was
-/// made more than [`PREP_INTERVAL`] ago.
-fn run_prep(dir: PathBuf, wake: Receiver<()>, stop: &AtomicBool) {
+/// The helper thread: on request (with the size wanted), makes sure some spare is at least
+/// that large — zero-filling a new one, or extending the largest — at most once per
+/// [`PREP_INTERVAL`]. Spares are recycled at the size they reached, so under a steady load
+/// the spares soon all fit a flush cycle and this thread goes quiet.
+fn run_prep(dir: PathBuf, wake: Receiver<u64>, stop: &AtomicBool) {
     let mut last: Option<Instant> = None;
+    let mut bytes = RESERVED_BYTES;
     loop {
         match wake.recv_timeout(PREP_INTERVAL) {
-            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Ok(wanted) => bytes = wanted,
+            Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
         if stop.load(Ordering::SeqCst) {
@@ -471,21 +519,28 @@ fn run_prep(dir: PathBuf, wake: Receiver<()>, stop: &AtomicBool) {
         if last.is_some_and(|t| t.elapsed() < PREP_INTERVAL) {
             continue;
         }
-        match list_spares(&dir) {
-            Ok(spares) if spares.is_empty() => {}
-            _ => continue,
-        }
+        let from = match spares_by_size(&dir) {
+            Ok(spares) => match spares.into_iter().next() {
+                None => None,
+                Some((_, len)) if len >= bytes => continue,
+                Some((largest, _)) => Some(largest),
+            },
+            Err(_) => continue,
+        };
         if free_bytes(&dir).is_some_and(|f| f < PREP_MIN_FREE_BYTES) {
             continue;
         }
         last = Some(Instant::now());
         let started = Instant::now();
-        match prepare_spare(&dir) {
-            Ok(path) => tracing::debug!(
+        match prepare_spare(&dir, bytes, from.as_deref()) {
+            Ok(Some(path)) => tracing::debug!(
                 spare = %path.display(),
+                bytes,
+                extended = from.is_some(),
                 ms = started.elapsed().as_millis() as u64,
                 "zero-filled a WAL spare"
             ),
+            Ok(None) => {}
             // Only an optimisation: without spares, segments grow by appending.
             Err(e) => tracing::warn!(error = %e, "could not prepare a WAL spare"),
         }
@@ -517,7 +572,7 @@ impl Wal {
             .name("strata-wal-prep".into())
             .spawn(move || run_prep(prep_dir, prep_rx, &stop))
             .map_err(|e| EngineError::Wal(format!("starting the WAL helper thread: {e}")))?;
-        let _ = prep_tx.try_send(());
+        let _ = prep_tx.try_send(RESERVED_BYTES);
         let writer = Arc::new(Mutex::new(Writer {
             dir,
             segment,
@@ -601,7 +656,7 @@ impl Wal {
         }
         if let Some((wake, t)) = self.prep.lock().take() {
             self.prep_stop.store(true, Ordering::SeqCst);
-            let _ = wake.try_send(());
+            let _ = wake.try_send(0); // only a wake-up: the thread sees `prep_stop` first
             let _ = t.join();
         }
     }
@@ -614,7 +669,8 @@ struct Writer {
     last_spare_check: Instant,
     poisoned: Arc<AtomicBool>,
     stats: Arc<WalStats>,
-    prep: Sender<()>,
+    /// Asks the helper thread for a zero-filled spare of this many bytes.
+    prep: Sender<u64>,
     /// The group being committed.
     buf: Vec<u8>,
 }
@@ -701,7 +757,11 @@ impl Writer {
     fn maybe_move_on(&mut self) {
         let seg = &self.segment;
         let full = seg.pos >= SEGMENT_BYTES;
-        let growing = seg.pos >= seg.allocated;
+        // The next group is likely about the size of the one just committed (still in `buf`):
+        // moving on before it, rather than after the first write past the blocks, spares that
+        // write a metadata commit — several milliseconds under load, the tail of a fixed-rate
+        // run's latency.
+        let growing = seg.pos + self.buf.len() as u64 > seg.allocated;
         if self.poisoned.load(Ordering::SeqCst) || !(full || growing) {
             return;
         }
@@ -712,7 +772,7 @@ impl Writer {
         if full || list_spares(&self.dir).is_ok_and(|s| !s.is_empty()) {
             let _ = self.rotate();
         } else {
-            let _ = self.prep.try_send(());
+            let _ = self.prep.try_send(spare_bytes_for(self.segment.pos));
         }
     }
 
@@ -721,13 +781,14 @@ impl Writer {
             return Err(EngineError::Poisoned);
         }
         let closed = self.segment.seq;
+        let wanted = spare_bytes_for(self.segment.pos);
         let result = self
             .close()
             .and_then(|()| open_segment(&self.dir, closed + 1));
         match result {
             Ok(segment) => {
                 self.segment = segment;
-                let _ = self.prep.try_send(());
+                let _ = self.prep.try_send(wanted);
                 Ok(closed)
             }
             Err(e) => {

@@ -207,6 +207,75 @@ async fn group_commit_close_records_and_spares() {
     assert!(got.writes.is_empty() && got.torn_bytes == 0);
 }
 
+#[tokio::test]
+async fn moves_to_a_spare_before_a_write_would_grow_the_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wal = Wal::start(dir.path().to_path_buf(), 0).expect("start");
+    let started = Instant::now();
+    while list_spares(dir.path()).expect("spares").is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no spare prepared"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // A second spare, so that the writer has somewhere to go once the first is nearly full.
+    std::fs::write(
+        dir.path().join(format!("spare-test{SPARE_SUFFIX}")),
+        vec![0u8; RESERVED_BYTES as usize],
+    )
+    .expect("spare");
+    let big = format!("m s=\"{}\"", "x".repeat(1 << 20));
+    for _ in 0..12 {
+        // Past the spare-listing throttle, so that only the size rule decides.
+        std::thread::sleep(SPARE_CHECK_INTERVAL + Duration::from_millis(10));
+        let mut rec = Vec::new();
+        write(1, &big).frame_into(&mut rec);
+        wal.append(rec)
+            .expect("append")
+            .await
+            .expect("answered")
+            .expect("durable");
+    }
+    wal.stop();
+    // Segment 0 is new (its reserved blocks are unwritten, so it is left at once); segments
+    // 1 and 2 are the spares, each left before the group that would have outgrown it.
+    for seq in 1..=2 {
+        let len = std::fs::metadata(segment_path(dir.path(), seq))
+            .expect("segment")
+            .len();
+        assert!(len <= RESERVED_BYTES, "segment {seq} grew to {len}");
+    }
+}
+
+#[test]
+fn spares_are_sized_for_the_load_that_asked_for_them() {
+    assert_eq!(spare_bytes_for(HEADER_BYTES as u64), RESERVED_BYTES);
+    assert_eq!(spare_bytes_for(RESERVED_BYTES), 2 * RESERVED_BYTES);
+    assert_eq!(spare_bytes_for(20 << 20), SEGMENT_BYTES);
+    assert_eq!(spare_bytes_for(u64::MAX), SEGMENT_BYTES);
+}
+
+#[test]
+fn a_small_spare_is_extended_out_of_the_writers_reach() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let small = dir.path().join(format!("spare-a{SPARE_SUFFIX}"));
+    std::fs::write(&small, b"old records").expect("spare");
+    let grown = prepare_spare(dir.path(), 2 * PREP_STEP_BYTES, Some(&small))
+        .expect("prepare")
+        .expect("the spare was still there");
+    assert!(!small.exists());
+    assert_eq!(list_spares(dir.path()).expect("spares"), [grown.clone()]);
+    assert_eq!(
+        std::fs::metadata(&grown).expect("spare").len(),
+        2 * PREP_STEP_BYTES
+    );
+    // Taken by a segment meanwhile: nothing to do.
+    assert!(prepare_spare(dir.path(), 2 * PREP_STEP_BYTES, Some(&small))
+        .expect("prepare")
+        .is_none());
+}
+
 #[test]
 fn salts_differ_between_segments() {
     let salts: std::collections::HashSet<u32> = (0..10_000).map(salt).collect();
