@@ -265,7 +265,10 @@ fn a_small_spare_is_extended_out_of_the_writers_reach() {
         .expect("prepare")
         .expect("the spare was still there");
     assert!(!small.exists());
-    assert_eq!(list_spares(dir.path()).expect("spares"), [grown.clone()]);
+    assert_eq!(
+        list_spares(dir.path()).expect("spares"),
+        std::slice::from_ref(&grown)
+    );
     assert_eq!(
         std::fs::metadata(&grown).expect("spare").len(),
         2 * PREP_STEP_BYTES
