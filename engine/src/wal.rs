@@ -474,9 +474,9 @@ fn prepare_spare(dir: &Path, bytes: u64, from: Option<&Path>) -> Result<Option<P
         }
     }
     let result = (|| -> std::io::Result<()> {
+        // An extended spare is already at `tmp` (renamed above); a new one must not exist yet.
         let file = OpenOptions::new()
             .write(true)
-            .create(from.is_some())
             .create_new(from.is_none())
             .open(&tmp)?;
         let zeros = vec![0u8; PREP_STEP_BYTES as usize];

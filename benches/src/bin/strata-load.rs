@@ -519,6 +519,9 @@ fn main() {
     let deferred = args
         .server_pid
         .map(|pid| settle(pid, Duration::from_secs(args.settle_s)));
+    // A server may acknowledge faster than it persists, deferring work (flushes, merges) past
+    // the load: counting that time too gives the rate it can keep up.
+    let sustained = deferred.map(|d| ok_points as f64 / (elapsed + d.as_secs_f64()));
     let cpu = match (cpu_before, args.server_pid.and_then(cpu_seconds)) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
@@ -542,10 +545,8 @@ fn main() {
         "errors": errors,
         "server_cpu_s": cpu,
         "points_per_server_cpu_s": cpu.filter(|c| *c > 0.0).map(|c| ok_points as f64 / c),
-        // A server may acknowledge faster than it persists, deferring work (flushes,
-        // merges) past the load: counting that time too gives the rate it can keep up.
         "deferred_s": deferred.map(|d| d.as_secs_f64()),
-        "sustained_points_per_s": deferred.map(|d| ok_points as f64 / (elapsed + d.as_secs_f64())),
+        "sustained_points_per_s": sustained,
         "server_peak_rss_mib": rss,
     });
     println!(
@@ -558,12 +559,11 @@ fn main() {
         summary["latency_ms"]["p99"].as_f64().unwrap_or_default(),
         summary["latency_ms"]["max"].as_f64().unwrap_or_default(),
         summary["errors"],
-        match (cpu, rss, deferred) {
-            (Some(c), Some(r), Some(d)) => format!(
-                "; server {c:.2} CPU-s ({:.0} points/CPU-s), peak RSS {r:.0} MiB, busy {:.1} s after the load ({:.0} points/s sustained)",
+        match (cpu, rss, deferred, sustained) {
+            (Some(c), Some(r), Some(d), Some(sustained)) => format!(
+                "; server {c:.2} CPU-s ({:.0} points/CPU-s), peak RSS {r:.0} MiB, busy {:.1} s after the load ({sustained:.0} points/s sustained)",
                 ok_points as f64 / c.max(1e-9),
                 d.as_secs_f64(),
-                ok_points as f64 / (elapsed + d.as_secs_f64()),
             ),
             _ => String::new(),
         }

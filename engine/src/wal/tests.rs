@@ -143,19 +143,24 @@ fn format_1_segments_still_replay() {
     assert_eq!(got.writes, [write(1, "a v=1"), write(3, "b v=2")]);
 }
 
-#[tokio::test]
-async fn group_commit_close_records_and_spares() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let wal = Wal::start(dir.path().to_path_buf(), 0).expect("start");
-    // With no spare at start, the helper zero-fills one (and then none for PREP_INTERVAL).
+/// Waits (at most 10 s) until the helper thread has prepared a spare.
+fn wait_for_spare(dir: &Path) {
     let started = Instant::now();
-    while list_spares(dir.path()).expect("spares").is_empty() {
+    while list_spares(dir).expect("spares").is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "no spare prepared"
         );
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+#[tokio::test]
+async fn group_commit_close_records_and_spares() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wal = Wal::start(dir.path().to_path_buf(), 0).expect("start");
+    // With no spare at start, the helper zero-fills one (and then none for PREP_INTERVAL).
+    wait_for_spare(dir.path());
     let mut acks = Vec::new();
     for i in 0..50 {
         let mut rec = Vec::new();
@@ -211,14 +216,7 @@ async fn group_commit_close_records_and_spares() {
 async fn moves_to_a_spare_before_a_write_would_grow_the_segment() {
     let dir = tempfile::tempdir().expect("tempdir");
     let wal = Wal::start(dir.path().to_path_buf(), 0).expect("start");
-    let started = Instant::now();
-    while list_spares(dir.path()).expect("spares").is_empty() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "no spare prepared"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_spare(dir.path());
     // A second spare, so that the writer has somewhere to go once the first is nearly full.
     std::fs::write(
         dir.path().join(format!("spare-test{SPARE_SUFFIX}")),
