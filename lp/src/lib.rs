@@ -12,6 +12,8 @@
 //! - [`Parser::next_into`] refills a caller-owned [`Line`], reusing its tag and field vectors, so a
 //!   hot loop allocates nothing per line. The [`Iterator`] impl is the convenient, allocating form.
 //! - Strings are [`Cow`]: borrowed from the body unless they contained escapes.
+//! - [`chunks`] cuts a large body into runs of whole lines that parsers on several threads can
+//!   take on at once, with the same spans, line numbers and errors as one parser.
 //! - [`encode_line`] writes a [`Line`] back, escaping what must be escaped; `parse(encode(x)) == x`.
 //!
 //! The grammar is InfluxDB 1.x's (`models/points.go`), including its quirks where clients rely on
@@ -34,6 +36,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod chunk;
 mod encode;
 mod error;
 mod parse;
@@ -45,6 +48,7 @@ pub mod test_helpers;
 use std::borrow::Cow;
 use std::ops::Range;
 
+pub use chunk::{chunks, Chunk};
 pub use encode::{encode_line, EncodeError};
 pub use error::{ErrorKind, LineError, EXCERPT_BYTES};
 pub use parse::{ParseOptions, Parser};

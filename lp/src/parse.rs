@@ -81,6 +81,32 @@ impl<'a> Parser<'a> {
         parser
     }
 
+    /// A parser over the lines in `range` of `body` only, the first of them physical line
+    /// `first_line` of the body: what [`crate::Chunk::parser`] builds. `range` must start at a
+    /// line start outside any string (see [`crate::chunks`]); positions stay relative to `body`.
+    pub(crate) fn over_chunk(
+        body: &'a [u8],
+        range: std::ops::Range<usize>,
+        first_line: usize,
+        opts: ParseOptions,
+    ) -> Self {
+        let end = range.end.min(body.len());
+        let start = range.start.min(end);
+        let mut parser = Parser {
+            input: body.get(..end).unwrap_or_default(),
+            pos: start,
+            line_no: first_line,
+            opts,
+            text: "",
+            text_start: start,
+            stops: Cell::new(0),
+            stops_at: Cell::new(0),
+            classifier: Classifier::detect(),
+        };
+        parser.revalidate(start);
+        parser
+    }
+
     /// Parses the next line into `out`, reusing its vectors. Returns `None` at the end of the body,
     /// `Some(Err)` for a rejected line (parsing continues with the next line on the next call).
     pub fn next_into(&mut self, out: &mut Line<'a>) -> Option<Result<(), LineError>> {

@@ -50,3 +50,45 @@ proptest! {
         }
     }
 }
+
+/// Everything a parser yields for `body`, as comparable text (lines with their spans and line
+/// numbers, errors with theirs).
+fn outcomes<'a>(parsers: impl IntoIterator<Item = Parser<'a>>) -> Vec<String> {
+    parsers
+        .into_iter()
+        .flatten()
+        .map(|r| match r {
+            Ok(l) => format!(
+                "{:?} {:?} {:?} {:?} {} {:?}",
+                l.measurement, l.tags, l.fields, l.timestamp, l.line_no, l.span
+            ),
+            Err(e) => format!("{e:?}"),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// Chunks parsed one by one give what one parser over the whole body gives: same points,
+    /// spans, line numbers and errors, also with blank, comment, CRLF and bad lines, and string
+    /// fields holding newlines.
+    #[test]
+    fn chunks_parse_like_the_whole_body(
+        body in r#"(([a-z]{1,3}(,[a-z]=[a-z0-9]{1,3})? [a-z]=([0-9]{1,3}|"[a-z\n]{0,4}"|[a-z\n]{1,3})( [0-9]{1,4})?|#[a-z ]{0,5}|[ a-z=,]{0,6})(\r?\n){1,2}){0,40}"#,
+        max in 1usize..6,
+        min in 1usize..64,
+    ) {
+        let body = body.as_bytes();
+        let chunks = lp::chunks(body, max, min);
+        prop_assert!(!chunks.is_empty() && chunks.len() <= max);
+        prop_assert_eq!(chunks.first().map(|c| c.range.start), Some(0));
+        prop_assert_eq!(chunks.last().map(|c| c.range.end), Some(body.len()));
+        for pair in chunks.windows(2) {
+            prop_assert_eq!(pair[0].range.end, pair[1].range.start);
+        }
+        let whole = outcomes([Parser::new(body, ParseOptions::default())]);
+        let parts = outcomes(chunks.iter().map(|c| c.parser(body, ParseOptions::default())));
+        prop_assert_eq!(whole, parts, "chunks {:?} of {:?}", chunks, String::from_utf8_lossy(body));
+    }
+}
