@@ -42,6 +42,7 @@ pub(crate) fn open_engine(
                 max_buffer_bytes: usize::MAX,
                 durability: Durability::SyncedWal,
                 buffer_shards: shards,
+                apply_threads: 0,
             },
             store,
             catalog,

@@ -48,6 +48,8 @@ async fn open_with(
             durability: Durability::SyncedWal,
             // Several shards, so flushes merge them.
             buffer_shards: 4,
+            // Bodies over 128 KiB are cut into parts done on several threads.
+            apply_threads: 2,
         },
         Arc::clone(&store),
         Arc::clone(&catalog),
@@ -320,5 +322,86 @@ async fn replay_flushes_as_it_goes() {
         1000,
         "nothing replayed twice"
     );
+    engine.shutdown().expect("shutdown");
+}
+
+/// A body large enough to be cut into parts done on several threads gives what one pass would:
+/// every good point once, rejections with their line numbers in body order, a point repeated
+/// later in the body winning over its first version, and a new column first seen in a later
+/// part added (the second pass) — all logged and acknowledged as one write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_body_is_done_in_parts_with_the_outcome_of_one_pass() {
+    use arrow::array::{Array, Float64Array, Int64Array};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, catalog, _) = open(dir.path()).await;
+    let bucket = catalog.resolve_v1("db", "", true).await.expect("bucket");
+    let first = write(&engine, &bucket, "m,s=x v=0,id=-1i 1\n").await;
+    assert_eq!(first.written, 1);
+
+    let lines = 12_000;
+    let mut body = String::new();
+    let mut bad_lines = Vec::new();
+    for n in 1..=lines {
+        let line = match n {
+            1 => "m,s=x v=1 100".to_string(),
+            10 => "bad line".to_string(),
+            n if n == lines - 10 => "also bad".to_string(),
+            n if n == lines - 5 => "m,s=x v=2 100".to_string(),
+            n if n == lines - 3 => format!("m,s=f id={n}i,extra=1i {}", 1000 + n),
+            n => format!("m,s=f id={n}i {}", 1000 + n),
+        };
+        if line.contains("bad") {
+            bad_lines.push(n);
+        }
+        body.push_str(&line);
+        body.push('\n');
+    }
+    assert!(
+        lp::chunks(body.as_bytes(), 3, 64 * 1024).len() == 3,
+        "the body must be large enough to be cut"
+    );
+    let outcome = write(&engine, &bucket, &body).await;
+    assert_eq!(outcome.written, lines - bad_lines.len());
+    assert_eq!(outcome.rejected_total, 2);
+    let rejected: Vec<usize> = outcome.rejected.iter().map(|r| r.line).collect();
+    assert_eq!(rejected, bad_lines);
+
+    engine.flush_now().await.expect("flush");
+    let mut ids = Vec::new();
+    let mut x = Vec::new();
+    let mut extra = 0;
+    for b in read_rows(dir.path(), &engine) {
+        let id = b.column_by_name("id").expect("id");
+        let id = id.as_any().downcast_ref::<Int64Array>().expect("i64");
+        let v = b.column_by_name("v").expect("v");
+        let v = v.as_any().downcast_ref::<Float64Array>().expect("f64");
+        if let Some(e) = b.column_by_name("extra") {
+            extra += e.len() - e.null_count();
+        }
+        for i in 0..b.num_rows() {
+            if v.is_valid(i) {
+                x.push(v.value(i));
+            } else {
+                ids.push(id.value(i));
+            }
+        }
+    }
+    ids.sort_unstable();
+    let want: Vec<i64> = (2..=lines as i64)
+        .filter(|n| ![10, lines as i64 - 10, lines as i64 - 5].contains(n))
+        .collect();
+    assert!(
+        ids == want,
+        "every good point once: {} ids, {} wanted",
+        ids.len(),
+        want.len()
+    );
+    x.sort_by(f64::total_cmp);
+    assert_eq!(
+        x,
+        [0.0, 2.0],
+        "the later version of the repeated point wins"
+    );
+    assert_eq!(extra, 1, "the column first seen in a later part");
     engine.shutdown().expect("shutdown");
 }

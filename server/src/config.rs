@@ -124,6 +124,11 @@ pub struct ServeConfig {
     #[arg(long, env = "STRATA_WORKERS", default_value_t = 0)]
     pub workers: usize,
 
+    /// Threads that take on parts of a large write body (≥ 128 KiB) while its HTTP worker does
+    /// the first part; -1 means one per CPU core beyond the first, 0 none.
+    #[arg(long, env = "STRATA_APPLY_THREADS", default_value_t = -1, allow_negative_numbers = true)]
+    pub apply_threads: i64,
+
     /// Log filter, in `tracing_subscriber::EnvFilter` syntax (e.g. `info`, `server=debug`).
     #[arg(long, env = "STRATA_LOG", default_value = "info")]
     pub log: String,
@@ -149,8 +154,10 @@ impl ServeConfig {
                 self.max_buffer_bytes
             },
             durability: engine::Durability::SyncedWal,
-            // One shard per HTTP worker: each worker then appends to its own.
-            buffer_shards: self.http_workers(),
+            // One shard per thread that appends (HTTP workers and apply threads): each then
+            // appends to its own.
+            buffer_shards: self.http_workers() + self.apply_threads(),
+            apply_threads: self.apply_threads(),
         }
     }
 
@@ -160,6 +167,18 @@ impl ServeConfig {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
             self.workers
+        }
+    }
+
+    /// Threads that help with large bodies: `--apply-threads`, or one per core beyond the
+    /// first, so a lone large request uses every core (none on a single core, where a hand-off
+    /// only adds work).
+    pub(crate) fn apply_threads(&self) -> usize {
+        match usize::try_from(self.apply_threads) {
+            Ok(n) => n,
+            Err(_) => std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .saturating_sub(1),
         }
     }
 

@@ -12,6 +12,9 @@ use strata_e2e::{client, clock_seed, read_parquet, Rng, TestServer};
 
 const CLIENTS: u64 = 4;
 const POINTS_PER_REQUEST: u64 = 50;
+/// Client 0's requests: bodies over 128 KiB, which the server cuts into parts done on several
+/// threads and logs as one record.
+const LARGE_POINTS_PER_REQUEST: u64 = 3_000;
 /// Upper bound on one iteration's write phase.
 const WRITE_PHASE_MAX: Duration = Duration::from_secs(10);
 
@@ -68,7 +71,12 @@ fn kill9_loses_no_acknowledged_point_and_duplicates_none() {
                 while !stop.load(Ordering::Relaxed) && started.elapsed() < WRITE_PHASE_MAX {
                     let mut body = String::new();
                     let first = id;
-                    for _ in 0..POINTS_PER_REQUEST {
+                    let points = if c == 0 {
+                        LARGE_POINTS_PER_REQUEST
+                    } else {
+                        POINTS_PER_REQUEST
+                    };
+                    for _ in 0..points {
                         body.push_str(&format!(
                             "crash,client=c{c} id={id}i,v=1.5 {}\n",
                             1_700_000_000_000_000_000 + id
