@@ -897,19 +897,24 @@ impl Engine {
         // back to the default class if it falls behind meanwhile (`Cursor::settle`).
         let behind =
             self.inner.buffered_bytes.load(Ordering::Relaxed) > self.inner.flush_backlog_bytes();
-        let (closed, jobs) = {
+        let (rotation, jobs) = {
             let _epoch = self.inner.epoch.write();
             if self.inner.buffered_bytes.load(Ordering::SeqCst) == 0 && self.buffered_rows() == 0 {
                 return Ok(());
             }
-            let closed = self.inner.wal.rotate()?;
-            (closed, self.take_buffers())
+            // Queued, not awaited: the WAL's order alone puts every record of the rows taken
+            // here in the segment it closes, and later ones in the next. Waiting here for the
+            // WAL thread (behind a sync in progress, a few ms; a disk stall, hundreds) held every
+            // writer for as long.
+            let rotation = self.inner.wal.start_rotation()?;
+            (rotation, self.take_buffers())
         };
         // Writers waited this long (the epoch lock), the latency a flush adds to writes.
         tracing::debug!(
             paused_writes_ms = started.elapsed().as_secs_f64() * 1e3,
-            "WAL rotated and buffers taken"
+            "buffers taken, WAL rotation queued"
         );
+        let closed = rotation.recv().map_err(|_| EngineError::ShuttingDown)??;
         if !behind {
             self.inner
                 .flush_tid

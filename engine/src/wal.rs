@@ -40,7 +40,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -266,6 +266,9 @@ pub(crate) struct Wal {
     /// cannot).
     prep_stop: Arc<AtomicBool>,
     poisoned: Arc<AtomicBool>,
+    /// Rotations queued and not yet done (see [`Wal::start_rotation`]); while any is, no
+    /// request commits its own record, which could land in the segment being closed.
+    rotations_pending: Arc<AtomicUsize>,
     pub(crate) stats: Arc<WalStats>,
 }
 
@@ -564,6 +567,7 @@ impl Wal {
         let (tx, rx) = bounded(4096);
         let (prep_tx, prep_rx) = bounded(1);
         let poisoned = Arc::new(AtomicBool::new(false));
+        let rotations_pending = Arc::new(AtomicUsize::new(0));
         let stats = Arc::new(WalStats::default());
         let prep_dir = dir.clone();
         let prep_stop = Arc::new(AtomicBool::new(false));
@@ -581,6 +585,7 @@ impl Wal {
             stats: Arc::clone(&stats),
             prep: prep_tx.clone(),
             buf: Vec::with_capacity(1 << 20),
+            rotations_pending: Arc::clone(&rotations_pending),
         }));
         let shared = Arc::clone(&writer);
         let thread = std::thread::Builder::new()
@@ -594,6 +599,7 @@ impl Wal {
             prep: Mutex::new(Some((prep_tx, prep))),
             prep_stop,
             poisoned,
+            rotations_pending,
             stats,
         })
     }
@@ -624,7 +630,14 @@ impl Wal {
         let (done, rx) = tokio::sync::oneshot::channel();
         let sender = self.sender()?;
         if record.len() <= INLINE_RECORD_BYTES_MAX && sender.is_empty() {
-            if let Some(mut w) = self.writer.try_lock() {
+            // A rotation still queued decides which segment this record belongs in: the
+            // WAL thread's order does, not this shortcut (checked under the writer lock, under
+            // which the WAL thread lowers the count once the new segment is open).
+            if let Some(mut w) = self
+                .writer
+                .try_lock()
+                .filter(|_| self.rotations_pending.load(Ordering::SeqCst) == 0)
+            {
                 w.buf.clear();
                 w.push(&record);
                 let result = w.commit(1);
@@ -639,14 +652,27 @@ impl Wal {
         Ok(rx)
     }
 
-    /// Makes everything queued so far durable in the current segment, then starts the next one;
-    /// returns the number of the segment just closed.
-    pub(crate) fn rotate(&self) -> Result<u64> {
+    /// Queues a rotation: everything queued so far is made durable in the current segment,
+    /// then the next one starts; the receiver gets the number of the segment closed. Records
+    /// logged after this call go to the next segment, so a flush can take the buffers and let
+    /// writers go on at once instead of holding them while the WAL syncs.
+    pub(crate) fn start_rotation(&self) -> Result<Receiver<Result<u64>>> {
         let (done, rx) = bounded(1);
-        self.sender()?
-            .send(Msg::Rotate { done })
-            .map_err(|_| EngineError::ShuttingDown)?;
-        rx.recv().map_err(|_| EngineError::ShuttingDown)?
+        let sender = self.sender()?;
+        self.rotations_pending.fetch_add(1, Ordering::SeqCst);
+        if sender.send(Msg::Rotate { done }).is_err() {
+            self.rotations_pending.fetch_sub(1, Ordering::SeqCst);
+            return Err(EngineError::ShuttingDown);
+        }
+        Ok(rx)
+    }
+
+    /// [`Self::start_rotation`], waiting for it.
+    #[cfg(test)]
+    pub(crate) fn rotate(&self) -> Result<u64> {
+        self.start_rotation()?
+            .recv()
+            .map_err(|_| EngineError::ShuttingDown)?
     }
 
     pub(crate) fn stop(&self) {
@@ -673,6 +699,9 @@ struct Writer {
     prep: Sender<u64>,
     /// The group being committed.
     buf: Vec<u8>,
+    /// Shared with [`Wal::rotations_pending`]; lowered, under the writer lock, once a queued
+    /// rotation is done.
+    rotations_pending: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Writer {
@@ -707,7 +736,9 @@ fn run(writer: &Mutex<Writer>, rx: Receiver<Msg>) {
                 }
                 Msg::Rotate { done } => {
                     w.commit_group(&mut records, &mut waiters);
-                    let _ = done.send(w.rotate());
+                    let rotated = w.rotate();
+                    w.rotations_pending.fetch_sub(1, Ordering::SeqCst);
+                    let _ = done.send(rotated);
                 }
             }
             if bytes < GROUP_BYTES_MAX {
