@@ -4,7 +4,7 @@
 # the same strata-load scenarios against each. Prints a markdown report (also written to
 # $OUT, default benches/compare-latest.md).
 #
-#   bash benches/compare.sh            # full run (~25 min on 2 cores)
+#   bash benches/compare.sh            # full run (~15 min on 2 cores)
 #   POINTS=200000 bash benches/compare.sh   # quicker, smaller
 #   SERVERS="strata influxdb" SCENARIOS="a d e" bash benches/compare.sh   # a subset ((e) needs (a))
 set -euo pipefail
@@ -18,6 +18,10 @@ E_POINTS=${E_POINTS:-15000000}
 OUT=${OUT:-benches/compare-latest.md}
 SERVERS=${SERVERS:-strata influxdb victoria-metrics}
 SCENARIOS=${SCENARIOS:-a b c d e}
+# (d) is short (seconds) and this machine's sync cost and wake-up latency drift by 2-3x within
+# minutes: it runs in rounds, the servers one after another in each (a different one first each
+# round), and the report gives every round and the median.
+D_ROUNDS=${D_ROUNDS:-3}
 WORK=$(mktemp -d /tmp/strata-compare.XXXXXX)
 PIDS=()
 cleanup() { for p in "${PIDS[@]:-}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
@@ -100,22 +104,16 @@ log "raw fdatasync rate of this disk: $FSYNC/s (4 KiB appends), $FSYNC_OVER/s (4
 read -r BW BW_P50 BW_P99 <<<"$($LOAD --bandwidth-probe "$WORK")"
 log "sustained fdatasync'd bandwidth: $BW MB/s in 1.4 MB writes (p50 $BW_P50 ms, p99 $BW_P99 ms)"
 
-declare -A RESULT DISK RAW PING
+declare -A RESULT DISK
 for server in $SERVERS; do
   for scenario in $SCENARIOS; do
+    [ "$scenario" = d ] && continue # in rounds, below
     dir="$WORK/$server-$scenario"
     start_server "$server" "$dir"
     case $scenario in
       a) j=$(run a "$server" --series 10000 --batch 5000 --concurrency 4 --points "$POINTS") ;;
       b) j=$(run b "$server" --series 10000 --batch 5000 --concurrency 4 --points "$POINTS" --gzip) ;;
       c) j=$(run c "$server" --series 1000000 --batch 5000 --concurrency 4 --points "$HC_POINTS") ;;
-      d) # This disk's sync cost drifts by 2x within minutes: probe it right before and after.
-         before=$($LOAD --fsync-probe "$WORK")
-         j=$(run d "$server" --series 100 --batch 1 --concurrency 1 --points "$SEQ_POINTS")
-         RAW[$server]="$before $($LOAD --fsync-probe "$WORK")"
-         # The same sequential client with no storage work: the HTTP round trip every ack pays.
-         $LOAD --url "$URL" --ping --batch 1 --concurrency 1 --points "$SEQ_POINTS" --json "$WORK/ping-$server.json" >/dev/null 2>&1
-         PING[$server]=$(python3 -c "import json;print(json.load(open('$WORK/ping-$server.json'))['requests_per_s'])") ;;
       e) # Half of what (a) sustained: points over the time until the server had also done the
          # work it deferred past its acknowledgements (a burst absorbed into memory is not a
          # rate a server can keep up).
@@ -132,20 +130,73 @@ for server in $SERVERS; do
     DISK[$server-$scenario]=$(stop_server "$PID" "$dir")
   done
 done
-# Each server's (d) against the raw sync rates measured around it, and against InfluxDB's.
+# (d): one sequential client, one line per request, in rounds. Each run is framed by raw sync
+# probes (the rate it is held to) and followed by `GET /ping` from the same client (the HTTP
+# round trip every ack pays). Each run is saved as "json append1 over1 append2 over2 ping".
+declare -A DRUN
+if [[ " $SCENARIOS " == *" d "* ]]; then
+  read -r -a servers <<<"$SERVERS"
+  for ((round = 0; round < D_ROUNDS; round++)); do
+    for ((k = 0; k < ${#servers[@]}; k++)); do
+      server=${servers[$(((k + round) % ${#servers[@]}))]}
+      dir="$WORK/$server-d$round"
+      start_server "$server" "$dir"
+      before=$($LOAD --fsync-probe "$WORK")
+      j=$(run "d" "$server" --series 100 --batch 1 --concurrency 1 --points "$SEQ_POINTS")
+      after=$($LOAD --fsync-probe "$WORK")
+      mv "$j" "$WORK/d$round-$server.json"
+      $LOAD --url "$URL" --ping --batch 1 --concurrency 1 --points "$SEQ_POINTS" --json "$WORK/ping$round-$server.json" >/dev/null 2>&1
+      ping=$(python3 -c "import json;print(json.load(open('$WORK/ping$round-$server.json'))['requests_per_s'])")
+      DRUN[$server-$round]="$WORK/d$round-$server.json $before $after $ping"
+      DISK[$server-d$round]=$(stop_server "$PID" "$dir")
+    done
+  done
+  # The table shows each server's median round.
+  for server in $SERVERS; do
+    runs=(); for ((round = 0; round < D_ROUNDS; round++)); do runs+=("${DRUN[$server-$round]}"); done
+    median=$(python3 - "${runs[@]}" <<'PY'
+import json, sys
+runs = sorted(range(len(sys.argv) - 1), key=lambda i: json.load(open(sys.argv[1 + i].split()[0]))["requests_per_s"])
+print(runs[len(runs) // 2])
+PY
+)
+    RESULT[$server-d]=$(echo "${DRUN[$server-$median]}" | cut -d' ' -f1)
+    DISK[$server-d]=${DISK[$server-d$median]}
+  done
+fi
 DNOTES=""
 if [[ " $SCENARIOS " == *" d "* ]]; then
   for server in $SERVERS; do
-    DNOTES+=$(python3 - "${RESULT[$server-d]}" "${RESULT[influxdb-d]:-}" "$server" "${PING[$server]}" ${RAW[$server]} <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["requests_per_s"]
-influx = json.load(open(sys.argv[2]))["requests_per_s"] if sys.argv[2] else None
-ping = float(sys.argv[4])
-a1, o1, a2, o2 = map(float, sys.argv[5:9])
-append, over = (a1 + a2) / 2, (o1 + o2) / 2
-vs = "" if influx is None or sys.argv[3] == "influxdb" else "; %.2fx InfluxDB 1.x" % (r / influx)
-print("- (d) %s: %.0f acks/s = %.0f%% of the 4 KiB-append fdatasync rate (%.0f/s) and %.0f%% of the 4 KiB-overwrite rate (%.0f/s), both averaged over probes just before and after this run%s. `GET /ping` from the same client: %.0f/s, so an ack takes %.0f µs beyond the HTTP round trip (a 4 KiB overwrite sync alone: %.0f µs)." % (
-    sys.argv[3], r, 100 * r / append, append, 100 * r / over, over, vs, ping, 1e6 / r - 1e6 / ping, 1e6 / over))
+    args=()
+    for ((round = 0; round < D_ROUNDS; round++)); do
+      args+=("${DRUN[$server-$round]}" "${DRUN[influxdb-$round]:-}")
+    done
+    DNOTES+=$(python3 - "$server" "${args[@]}" <<'PY'
+import json, statistics, sys
+server, pairs = sys.argv[1], sys.argv[2:]
+rounds = []
+for own, influx in zip(pairs[0::2], pairs[1::2]):
+    f = own.split()
+    r = json.load(open(f[0]))["requests_per_s"]
+    a1, o1, a2, o2, ping = map(float, f[1:6])
+    append, over = (a1 + a2) / 2, (o1 + o2) / 2
+    vs = None
+    if influx and server != "influxdb":
+        vs = r / json.load(open(influx.split()[0]))["requests_per_s"]
+    rounds.append(dict(r=r, append=append, over=over, ping=ping, vs=vs))
+def fmt(d):
+    s = "%.0f acks/s = %.0f%% of append (%.0f/s), %.0f%% of overwrite (%.0f/s)" % (
+        d["r"], 100 * d["r"] / d["append"], d["append"], 100 * d["r"] / d["over"], d["over"])
+    if d["vs"] is not None:
+        s += ", %.2fx InfluxDB" % d["vs"]
+    return s + ", ack %.0f µs beyond `GET /ping` (%.0f/s)" % (1e6 / d["r"] - 1e6 / d["ping"], d["ping"])
+med = lambda key: statistics.median(d[key] for d in rounds)
+line = "- (d) %s, median of %d rounds: %.0f acks/s, %.0f%% of the 4 KiB-append fdatasync rate and %.0f%% of the 4 KiB-overwrite rate (each round against the probes just before and after it)" % (
+    server, len(rounds), med("r"), 100 * statistics.median(d["r"] / d["append"] for d in rounds),
+    100 * statistics.median(d["r"] / d["over"] for d in rounds))
+if rounds[0]["vs"] is not None:
+    line += ", %.2fx InfluxDB 1.x (same round)" % med("vs")
+print(line + ". Rounds: " + "; ".join(fmt(d) for d in rounds) + ".")
 PY
 )$'\n'
   done
