@@ -185,7 +185,7 @@ async fn crash_before_manifest_replays_once_and_drops_the_orphan_file() {
     engine.shutdown().expect("shutdown");
 }
 
-/// Every row of `measurement` in the flushed files: (tag `s`, field `v` as f64 if any, id).
+/// The record batches of every flushed Parquet file.
 fn read_rows(dir: &std::path::Path, engine: &Engine) -> Vec<arrow::record_batch::RecordBatch> {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let mut out = Vec::new();
@@ -198,6 +198,26 @@ fn read_rows(dir: &std::path::Path, engine: &Engine) -> Vec<arrow::record_batch:
         out.extend(reader.map(|b| b.expect("batch")));
     }
     out
+}
+
+/// Each row's field `v` where it has one, else its field `id`: (the `v`s, the `id`s).
+fn values_and_ids(batches: &[arrow::record_batch::RecordBatch]) -> (Vec<f64>, Vec<i64>) {
+    use arrow::array::{Array, Float64Array, Int64Array};
+    let (mut values, mut ids) = (Vec::new(), Vec::new());
+    for b in batches {
+        let id = b.column_by_name("id").expect("id");
+        let id = id.as_any().downcast_ref::<Int64Array>().expect("i64");
+        let v = b.column_by_name("v").expect("v");
+        let v = v.as_any().downcast_ref::<Float64Array>().expect("f64");
+        for i in 0..b.num_rows() {
+            if v.is_valid(i) {
+                values.push(v.value(i));
+            } else {
+                ids.push(id.value(i));
+            }
+        }
+    }
+    (values, ids)
 }
 
 /// Runs writes on dedicated OS threads (so they land in different buffer shards), one request
@@ -236,7 +256,6 @@ fn write_on_threads(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_buffers_keep_every_point_once_and_the_last_write() {
-    use arrow::array::{Array, Float64Array, Int64Array};
     let dir = tempfile::tempdir().expect("tempdir");
     let (engine, catalog, _) = open(dir.path()).await;
     let bucket = catalog.resolve_v1("db", "", true).await.expect("bucket");
@@ -261,22 +280,7 @@ async fn sharded_buffers_keep_every_point_once_and_the_last_write() {
     let bucket_ref = &bucket;
     tokio::task::block_in_place(|| write_on_threads(engine_ref, bucket_ref, 3, writes));
     engine.flush_now().await.expect("flush");
-    let batches = read_rows(dir.path(), &engine);
-    let mut ids = Vec::new();
-    let mut overwritten = Vec::new();
-    for b in &batches {
-        let idc = b.column_by_name("id").expect("id");
-        let idc = idc.as_any().downcast_ref::<Int64Array>().expect("i64");
-        let v = b.column_by_name("v").expect("v");
-        let v = v.as_any().downcast_ref::<Float64Array>().expect("f64");
-        for i in 0..b.num_rows() {
-            if idc.is_valid(i) {
-                ids.push(idc.value(i));
-            } else {
-                overwritten.push(v.value(i));
-            }
-        }
-    }
+    let (overwritten, mut ids) = values_and_ids(&read_rows(dir.path(), &engine));
     ids.sort_unstable();
     assert_eq!(ids, (0..id).collect::<Vec<_>>(), "every point once");
     assert_eq!(
@@ -331,7 +335,7 @@ async fn replay_flushes_as_it_goes() {
 /// part added (the second pass) — all logged and acknowledged as one write.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_body_is_done_in_parts_with_the_outcome_of_one_pass() {
-    use arrow::array::{Array, Float64Array, Int64Array};
+    use arrow::array::Array;
     let dir = tempfile::tempdir().expect("tempdir");
     let (engine, catalog, _) = open(dir.path()).await;
     let bucket = catalog.resolve_v1("db", "", true).await.expect("bucket");
@@ -367,25 +371,13 @@ async fn a_large_body_is_done_in_parts_with_the_outcome_of_one_pass() {
     assert_eq!(rejected, bad_lines);
 
     engine.flush_now().await.expect("flush");
-    let mut ids = Vec::new();
-    let mut x = Vec::new();
-    let mut extra = 0;
-    for b in read_rows(dir.path(), &engine) {
-        let id = b.column_by_name("id").expect("id");
-        let id = id.as_any().downcast_ref::<Int64Array>().expect("i64");
-        let v = b.column_by_name("v").expect("v");
-        let v = v.as_any().downcast_ref::<Float64Array>().expect("f64");
-        if let Some(e) = b.column_by_name("extra") {
-            extra += e.len() - e.null_count();
-        }
-        for i in 0..b.num_rows() {
-            if v.is_valid(i) {
-                x.push(v.value(i));
-            } else {
-                ids.push(id.value(i));
-            }
-        }
-    }
+    let batches = read_rows(dir.path(), &engine);
+    let extra: usize = batches
+        .iter()
+        .filter_map(|b| b.column_by_name("extra"))
+        .map(|e| e.len() - e.null_count())
+        .sum();
+    let (mut x, mut ids) = values_and_ids(&batches);
     ids.sort_unstable();
     let want: Vec<i64> = (2..=lines as i64)
         .filter(|n| ![10, lines as i64 - 10, lines as i64 - 5].contains(n))
