@@ -43,6 +43,7 @@ pub(crate) fn open_engine(
                 durability: Durability::SyncedWal,
                 buffer_shards: shards,
                 apply_threads: 0,
+                idle_poll: Duration::ZERO,
             },
             store,
             catalog,

@@ -34,6 +34,7 @@
 
 mod buffer;
 mod flush;
+mod idle_poll;
 mod manifest;
 mod sched;
 mod shards;
@@ -128,6 +129,9 @@ pub struct EngineConfig {
     /// part, so one request's latency is not all of its parsing on one core (0: every body is
     /// done on its writer's thread).
     pub apply_threads: usize,
+    /// After each write, keep the CPUs from halting for this long (one `SCHED_IDLE` spinning
+    /// thread per CPU; see `idle_poll`). Zero: off.
+    pub idle_poll: Duration,
 }
 
 /// What a successful [`Engine::write`] promises. There is one policy, and it is the product's
@@ -354,6 +358,7 @@ struct Inner {
     flush_lowered: AtomicBool,
     /// Runs the parts of large bodies beyond the first ([`EngineConfig::apply_threads`]).
     apply_pool: Option<rayon::ThreadPool>,
+    idle_poll: Option<idle_poll::IdlePoll>,
 }
 
 /// Buffered bytes beyond this many size-triggered flushes' worth mean the flush is behind.
@@ -613,6 +618,7 @@ impl Engine {
                     .map_err(|e| EngineError::Internal(format!("starting apply threads: {e}")))?,
             ),
         };
+        let poller = idle_poll::IdlePoll::start(config.idle_poll);
         let engine = Engine {
             inner: Arc::new(Inner {
                 catalog,
@@ -624,6 +630,7 @@ impl Engine {
                 flush_tid: AtomicI32::new(0),
                 flush_lowered: AtomicBool::new(false),
                 apply_pool,
+                idle_poll: poller,
                 write_seq: AtomicU64::new(0),
                 epoch: RwLock::new(()),
                 flush_stats,
@@ -1078,6 +1085,7 @@ impl Engine {
     /// `Err` means nothing about this request may be assumed durable.
     pub async fn write(&self, req: WriteRequest<'_>) -> Result<WriteOutcome> {
         let entered = std::time::Instant::now();
+        self.touch_poll();
         self.check_accepting()?;
         self.wait_for_room().await?;
         let opts = ParseOptions {
@@ -1160,7 +1168,16 @@ impl Engine {
         }
         // Rejections are sorted by line for the response: deferred lines were handled last.
         outcome.rejected.sort_by_key(|r| r.line);
+        // The window starts again at the acknowledgement: the client's next request, and the
+        // wake-up of whoever handles it, follow it.
+        self.touch_poll();
         Ok(outcome)
+    }
+
+    fn touch_poll(&self) {
+        if let Some(p) = &self.inner.idle_poll {
+            p.touch();
+        }
     }
 
     /// The first pass over a request's body: parses every line and appends those whose columns

@@ -82,6 +82,20 @@ mod imp {
         // SAFETY: gettid has no arguments and cannot fail.
         unsafe { libc::gettid() }
     }
+
+    pub(super) fn pin(cpu: usize) -> bool {
+        // SAFETY: `set` is a plain bit set that CPU_ZERO/CPU_SET initialise and
+        // sched_setaffinity only reads, with its exact size; `cpu` is bounded by CPU_SETSIZE.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_ZERO(&mut set);
+            if cpu >= libc::CPU_SETSIZE as usize {
+                return false;
+            }
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+        }
+    }
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -96,6 +110,9 @@ mod imp {
         false
     }
     pub(super) fn fifo(_priority: u32) -> bool {
+        false
+    }
+    pub(super) fn pin(_cpu: usize) -> bool {
         false
     }
 }
@@ -130,6 +147,18 @@ pub(crate) fn to_background() {
     };
     if !done {
         tracing::debug!("could not lower a background thread's priority");
+    }
+}
+
+/// Makes the calling thread `SCHED_IDLE`; whether the kernel accepted it.
+pub(crate) fn to_idle() -> bool {
+    imp::idle()
+}
+
+/// Keeps the calling thread on `cpu` (best effort: without it the thread may run anywhere).
+pub(crate) fn pin_to_cpu(cpu: usize) {
+    if !imp::pin(cpu) {
+        tracing::debug!(cpu, "could not pin a thread to its CPU");
     }
 }
 

@@ -50,6 +50,7 @@ async fn open_with(
             buffer_shards: 4,
             // Bodies over 128 KiB are cut into parts done on several threads.
             apply_threads: 2,
+            idle_poll: Duration::ZERO,
         },
         Arc::clone(&store),
         Arc::clone(&catalog),
