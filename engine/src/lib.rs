@@ -379,6 +379,8 @@ const SLOW_WRITE: Duration = Duration::from_millis(10);
 /// Smallest part of a body worth a pass on another thread: the hand-off costs tens of
 /// microseconds; 64 KiB of Telegraf lines take ~400 µs to parse and append.
 const PART_MIN_BYTES: usize = 64 * 1024;
+/// Runs a large body is cut into per thread that may take them (see `first_passes`).
+const PARTS_PER_THREAD: usize = 4;
 
 /// How often the flush thread looks for files past their bucket's retention.
 const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(60);
@@ -1181,11 +1183,14 @@ impl Engine {
     }
 
     /// The first pass over a request's body: parses every line and appends those whose columns
-    /// the catalog has. A large body is cut into runs of whole lines ([`lp::chunks`]) that
-    /// this thread and the apply threads take on at once, each with its own cursor (so its own
-    /// shard); their results are joined in body order into one outcome and one WAL record, so
-    /// the request is still logged, and acknowledged, as a whole. Later parts get later pass
-    /// sequence numbers: a point repeated further down the body still wins at flush.
+    /// the catalog has. A large body is cut into runs of whole lines ([`lp::chunks`]), several
+    /// per thread, that this thread and the apply threads take one at a time, each run with its
+    /// own cursor (so its own shard); their results are joined in body order into one outcome
+    /// and one WAL record, so the request is still logged, and acknowledged, as a whole. Later
+    /// parts get later pass sequence numbers: a point repeated further down the body still wins
+    /// at flush. Runs are taken, not assigned: an apply thread whose idle vCPU is slow to wake
+    /// (milliseconds, on a busy host) leaves more of the body to the threads already running
+    /// instead of holding the request until its fixed share is done.
     fn first_passes(
         &self,
         req: &WriteRequest<'_>,
@@ -1199,7 +1204,11 @@ impl Engine {
         let (pool, chunks) = match &self.inner.apply_pool {
             Some(pool) if req.body.len() >= 2 * PART_MIN_BYTES => (
                 pool,
-                lp::chunks(req.body, pool.current_num_threads() + 1, PART_MIN_BYTES),
+                lp::chunks(
+                    req.body,
+                    (pool.current_num_threads() + 1) * PARTS_PER_THREAD,
+                    PART_MIN_BYTES,
+                ),
             ),
             _ => {
                 let seq = self.inner.write_seq.fetch_add(1, Ordering::Relaxed);
@@ -1210,22 +1219,34 @@ impl Engine {
             .inner
             .write_seq
             .fetch_add(chunks.len() as u64, Ordering::Relaxed);
-        let mut results: Vec<Option<Result<Pass>>> = chunks.iter().map(|_| None).collect();
-        pool.in_place_scope(|scope| {
-            let Some((first, rest)) = results.split_first_mut() else {
-                return;
+        let slots: Vec<Mutex<Option<Result<Pass>>>> =
+            chunks.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let take_runs = || loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let (Some(chunk), Some(slot)) = (chunks.get(k), slots.get(k)) else {
+                break;
             };
-            for ((k, chunk), slot) in chunks.iter().enumerate().skip(1).zip(rest) {
-                let seq = first_seq + k as u64;
-                scope.spawn(move |_| {
-                    *slot = Some(self.pass(req, opts, default_ns, chunk, seq, chunk.range.len()));
-                });
+            // The first run's record gets room for the whole body: the others are appended.
+            let room = if k == 0 {
+                req.body.len()
+            } else {
+                chunk.range.len()
+            };
+            let pass = self.pass(req, opts, default_ns, chunk, first_seq + k as u64, room);
+            *slot.lock() = Some(pass);
+        };
+        pool.in_place_scope(|scope| {
+            let take_runs = &take_runs;
+            for _ in 0..pool
+                .current_num_threads()
+                .min(chunks.len().saturating_sub(1))
+            {
+                scope.spawn(move |_| take_runs());
             }
-            if let Some(chunk) = chunks.first() {
-                // Room for the whole body: the other parts' lines are appended to this record.
-                *first = Some(self.pass(req, opts, default_ns, chunk, first_seq, req.body.len()));
-            }
+            take_runs();
         });
+        let results = slots.into_iter().map(Mutex::into_inner);
         let mut joined: Option<Pass> = None;
         for result in results {
             let pass = result.ok_or_else(|| {
