@@ -370,9 +370,8 @@ struct Segment {
     /// Write records in it (for its close record).
     records: u64,
     /// The same file opened `O_DIRECT | O_DSYNC`, where the file system allows it: every write
-    /// then goes to the disk as whole blocks with the sync in the same request, no page cache
-    /// and no separate `fdatasync` (13–15 % less per small commit on this VM's disk). `None`:
-    /// buffered writes and `fdatasync`.
+    /// then goes to the disk as whole blocks with the sync in the same call, no page cache and
+    /// no separate `fdatasync` (see the module docs). `None`: buffered writes and `fdatasync`.
     direct: Option<File>,
     /// The bytes of the block that holds `pos`, before `pos` (only kept for `direct`): a direct
     /// write starts at that block's start and rewrites them unchanged.
@@ -416,8 +415,8 @@ impl Segment {
 }
 
 /// Opens `path` for direct, synchronous writes and writes its first block (the header and
-/// zeros) through it. Where the file system refuses direct I/O, or the disk these alignments,
-/// the segment is written through the page cache instead.
+/// zeros) through it. Where the file system refuses direct I/O, or the disk rejects these
+/// alignments, the segment is written through the page cache instead.
 fn open_direct(path: &Path, seq: u64) -> Option<File> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = OpenOptions::new()
