@@ -123,7 +123,18 @@ for server in $SERVERS; do
     DISK[$server-$scenario]=$(stop_server "$PID" "$dir")
   done
 done
-# (e): fixed rate, in rounds (a different server first each round).
+# Calls `$2 server round` for every server in each of $1 rounds, a different server first in
+# each round.
+in_rounds() {
+  local n=$1 fn=$2 round k servers
+  read -r -a servers <<<"$SERVERS"
+  for ((round = 0; round < n; round++)); do
+    for ((k = 0; k < ${#servers[@]}; k++)); do
+      "$fn" "${servers[$(((k + round) % ${#servers[@]}))]}" "$round"
+    done
+  done
+}
+# (e): fixed rate, in rounds.
 run_e() { # server round -> json of one (e) run
   local server=$1 round=$2 dir="$WORK/$1-e$2" rate pts j
   # Half of what (a) sustained: points over the time until the server had also done the work
@@ -143,12 +154,7 @@ run_e() { # server round -> json of one (e) run
 }
 ENOTES=""
 if [[ " $SCENARIOS " == *" e "* ]]; then
-  read -r -a servers <<<"$SERVERS"
-  for ((round = 0; round < E_ROUNDS; round++)); do
-    for ((k = 0; k < ${#servers[@]}; k++)); do
-      run_e "${servers[$(((k + round) % ${#servers[@]}))]}" "$round"
-    done
-  done
+  in_rounds "$E_ROUNDS" run_e
   for server in $SERVERS; do
     runs=(); for ((round = 0; round < E_ROUNDS; round++)); do runs+=("$WORK/e$round-$server.json"); done
     read -r median note < <(python3 - "$server" "${runs[@]}" <<'PY'
@@ -172,23 +178,21 @@ fi
 # probes (the rate it is held to) and followed by `GET /ping` from the same client (the HTTP
 # round trip every ack pays). Each run is saved as "json append1 over1 append2 over2 ping".
 declare -A DRUN
+run_d() { # server round
+  local server=$1 round=$2 dir="$WORK/$1-d$2" before after j ping
+  start_server "$server" "$dir"
+  before=$($LOAD --fsync-probe "$WORK")
+  j=$(run "d" "$server" --series 100 --batch 1 --concurrency 1 --points "$SEQ_POINTS")
+  after=$($LOAD --fsync-probe "$WORK")
+  mv "$j" "$WORK/d$round-$server.json"
+  $LOAD --url "$URL" --ping --batch 1 --concurrency 1 --points "$SEQ_POINTS" --json "$WORK/ping$round-$server.json" >/dev/null 2>&1
+  ping=$(python3 -c "import json;print(json.load(open('$WORK/ping$round-$server.json'))['requests_per_s'])")
+  DRUN[$server-$round]="$WORK/d$round-$server.json $before $after $ping"
+  DISK[$server-d$round]=$(stop_server "$PID" "$dir")
+}
+DNOTES=""
 if [[ " $SCENARIOS " == *" d "* ]]; then
-  read -r -a servers <<<"$SERVERS"
-  for ((round = 0; round < D_ROUNDS; round++)); do
-    for ((k = 0; k < ${#servers[@]}; k++)); do
-      server=${servers[$(((k + round) % ${#servers[@]}))]}
-      dir="$WORK/$server-d$round"
-      start_server "$server" "$dir"
-      before=$($LOAD --fsync-probe "$WORK")
-      j=$(run "d" "$server" --series 100 --batch 1 --concurrency 1 --points "$SEQ_POINTS")
-      after=$($LOAD --fsync-probe "$WORK")
-      mv "$j" "$WORK/d$round-$server.json"
-      $LOAD --url "$URL" --ping --batch 1 --concurrency 1 --points "$SEQ_POINTS" --json "$WORK/ping$round-$server.json" >/dev/null 2>&1
-      ping=$(python3 -c "import json;print(json.load(open('$WORK/ping$round-$server.json'))['requests_per_s'])")
-      DRUN[$server-$round]="$WORK/d$round-$server.json $before $after $ping"
-      DISK[$server-d$round]=$(stop_server "$PID" "$dir")
-    done
-  done
+  in_rounds "$D_ROUNDS" run_d
   # The table shows each server's median round.
   for server in $SERVERS; do
     runs=(); for ((round = 0; round < D_ROUNDS; round++)); do runs+=("${DRUN[$server-$round]}"); done
@@ -200,11 +204,6 @@ PY
 )
     RESULT[$server-d]=$(echo "${DRUN[$server-$median]}" | cut -d' ' -f1)
     DISK[$server-d]=${DISK[$server-d$median]}
-  done
-fi
-DNOTES=""
-if [[ " $SCENARIOS " == *" d "* ]]; then
-  for server in $SERVERS; do
     args=()
     for ((round = 0; round < D_ROUNDS; round++)); do
       args+=("${DRUN[$server-$round]}" "${DRUN[influxdb-$round]:-}")

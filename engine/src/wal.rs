@@ -414,27 +414,14 @@ impl Segment {
     }
 }
 
-/// Opens `path` for direct, synchronous writes and writes its first block (the header and
-/// zeros) through it. Where the file system refuses direct I/O, or the disk rejects these
-/// alignments, the segment is written through the page cache instead.
-fn open_direct(path: &Path, seq: u64) -> Option<File> {
+/// Opens `path` for direct, synchronous writes (`None` where the file system refuses).
+fn open_direct(path: &Path) -> Option<File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let file = OpenOptions::new()
+    OpenOptions::new()
         .write(true)
         .custom_flags(libc::O_DIRECT | libc::O_DSYNC)
         .open(path)
-        .ok()?;
-    let mut scratch = vec![0u8; 2 * DIRECT_BLOCK];
-    let offset = scratch.as_ptr().align_offset(DIRECT_BLOCK);
-    let block = scratch.get_mut(offset..offset + DIRECT_BLOCK)?;
-    block[..HEADER_BYTES].copy_from_slice(&header(seq));
-    match file.write_all_at(block, 0) {
-        Ok(()) => Some(file),
-        Err(e) => {
-            tracing::info!(segment = %path.display(), error = %e, "direct I/O refused: the WAL is written through the page cache");
-            None
-        }
-    }
+        .ok()
 }
 
 /// Opens segment `seq`: a spare renamed into place when there is one (its blocks are
@@ -485,20 +472,27 @@ fn open_segment(dir: &Path, seq: u64) -> Result<Segment> {
     };
     // The new name must survive a crash too.
     sync_dir(dir)?;
-    let direct = open_direct(&path, seq);
-    Ok(Segment {
+    let mut segment = Segment {
         seq,
         file,
-        pos: HEADER_BYTES as u64,
+        pos: 0,
         allocated,
         records: 0,
-        tail: if direct.is_some() {
-            header(seq).to_vec()
-        } else {
-            Vec::new()
-        },
-        direct,
-    })
+        direct: open_direct(&path),
+        tail: Vec::new(),
+    };
+    // The header again, through the direct handle: the probe of whether the disk takes these
+    // writes (where it refuses, the segment is written through the page cache), and what
+    // leaves `tail` holding the header.
+    if segment.direct.is_some() {
+        if let Err(e) = segment.write_durable(&header(seq), &mut Vec::new()) {
+            tracing::info!(segment = %path.display(), error = %e, "direct I/O refused: the WAL is written through the page cache");
+            segment.direct = None;
+            segment.tail.clear();
+        }
+    }
+    segment.pos = HEADER_BYTES as u64;
+    Ok(segment)
 }
 
 /// Reserves `bytes` of blocks for `file` (best effort: not every file system can).
