@@ -11,6 +11,7 @@
 //! - [`ApiError`]: the single place where errors become status codes and JSON bodies.
 
 mod admin;
+mod allocator;
 mod auth;
 mod body;
 mod cli;
@@ -118,6 +119,7 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
                 .and_then(|()| std::fs::rename(&tmp, path))
                 .map_err(io(format!("writing listener file {}", path.display())))?;
         }
+        actix_web::rt::spawn(allocator::purge_when_idle(engine.clone()));
         let running = server.run();
         let handle = running.handle();
         actix_web::rt::spawn(async move {
