@@ -752,11 +752,14 @@ mod chunk_tests {
             }
         }
         assert_eq!(parts[2].seq.value(10), u64::MAX);
-        let merged = crate::flush::merge_parts(vec![TableBuffer {
-            sealed: parts,
-            sealed_rows: total + 1,
-            ..TableBuffer::default()
-        }])
+        let merged = crate::flush::merge_parts(
+            Vec::new(),
+            vec![TableBuffer {
+                sealed: parts,
+                sealed_rows: total + 1,
+                ..TableBuffer::default()
+            }],
+        )
         .expect("merge")
         .expect("rows");
         assert_eq!(merged.batch.num_rows(), total + 1);

@@ -17,14 +17,16 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::buffer::{TableBuffer, Taken, TIME_COLUMN};
+use crate::layout;
 use crate::manifest::FileEntry;
 use crate::{EngineError, Result};
 
 const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 /// Upload part size; also the most encoded bytes held in memory per file beyond one row group.
 const PART_BYTES: usize = 8 * 1024 * 1024;
-/// Attempts per file before a flush is reported as failed.
-const ATTEMPTS_MAX: u32 = 5;
+/// Attempts per file within one flush; a table that still fails is held and retried by a
+/// later flush, with back-off (see `lib.rs`), so other tables never wait long behind it.
+const ATTEMPTS_MAX: u32 = 2;
 
 /// One measurement's rows to write: the buffers taken from its shards (turned into Arrow
 /// arrays here, on the flush thread, not while writers wait for the flush to take them).
@@ -46,8 +48,11 @@ pub struct FlushStats {
     pub bytes: AtomicU64,
     /// Rows written to Parquet.
     pub rows: AtomicU64,
-    /// Flushes that failed after every retry.
+    /// Flushes whose manifest could not be written (every table of it was held), or that hit
+    /// a bug.
     pub failures: AtomicU64,
+    /// Failed attempts to write one table's files (the table is held and retried).
+    pub table_failures: AtomicU64,
 }
 
 #[derive(Debug, Clone)]
@@ -83,33 +88,37 @@ impl FileIds {
     }
 }
 
-/// Where a file of `bucket`/`measurement` for UTC day `day` lives.
-pub(crate) fn file_path(
-    prefix: &Path,
-    bucket: BucketId,
-    measurement: &str,
-    day: i64,
-    file: &str,
-) -> Path {
-    prefix
-        .clone()
-        .join(bucket.to_string().as_str())
-        .join(measurement)
-        .join(civil_date(day).as_str())
-        .join(file)
-}
-
-/// Writes one measurement's rows as one file per UTC day; returns what the manifest records.
+/// Writes one measurement's rows (merged, see [`merge_parts`]) as one file per UTC day;
+/// returns what the manifest records. On failure, the files this call already wrote are
+/// deleted (best effort: start-up deletes any file no manifest names) and the rows are the
+/// caller's to keep.
 pub(crate) async fn write_job(
     settings: &FlushSettings,
     ids: &FileIds,
-    job: FlushJob,
+    bucket: BucketId,
+    measurement: &str,
+    merged: &Taken,
 ) -> Result<Vec<FileEntry>> {
     let mut entries = Vec::new();
-    let Some(merged) = merge_parts(job.parts)? else {
-        return Ok(entries);
-    };
-    let (all, days) = sort_for_files(&merged)?;
+    let result = write_days(settings, ids, bucket, measurement, merged, &mut entries).await;
+    if let Err(e) = result {
+        for f in &entries {
+            let _ = settings.store.delete(&Path::from(f.path.as_str())).await;
+        }
+        return Err(e);
+    }
+    Ok(entries)
+}
+
+async fn write_days(
+    settings: &FlushSettings,
+    ids: &FileIds,
+    bucket: BucketId,
+    measurement: &str,
+    merged: &Taken,
+    entries: &mut Vec<FileEntry>,
+) -> Result<()> {
+    let (all, days) = sort_for_files(merged)?;
     for (day, start, len) in days {
         let sorted = all.slice(start, len);
         let time = time_column(&sorted)?;
@@ -120,14 +129,14 @@ pub(crate) async fn write_job(
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let path = file_path(
+            let path = layout::file_path(
                 &settings.prefix,
-                job.bucket,
-                &job.measurement,
-                day,
+                bucket,
+                measurement,
+                &civil_date(day),
                 &ids.next(),
             );
-            match upload(settings, &path, &sorted).await {
+            match upload(settings, &path, measurement, &sorted).await {
                 Ok(bytes) => {
                     settings.stats.files.fetch_add(1, Ordering::Relaxed);
                     settings.stats.bytes.fetch_add(bytes, Ordering::Relaxed);
@@ -138,8 +147,8 @@ pub(crate) async fn write_job(
                     tracing::debug!(path = %path, bytes, rows = sorted.num_rows(), "wrote parquet file");
                     entries.push(FileEntry {
                         path: path.to_string(),
-                        bucket: job.bucket.0,
-                        measurement: job.measurement.clone(),
+                        bucket: bucket.0,
+                        measurement: measurement.to_owned(),
                         rows: sorted.num_rows() as u64,
                         bytes,
                         min_time_ns,
@@ -155,13 +164,18 @@ pub(crate) async fn write_job(
             }
         }
     }
-    Ok(entries)
+    Ok(())
 }
 
 /// Streams `batch` into a Parquet object one row group at a time, so memory stays bounded by a
 /// row group plus one upload part, whatever the file's size.
-async fn upload(settings: &FlushSettings, path: &Path, batch: &RecordBatch) -> Result<u64> {
-    let props = writer_properties(&batch.schema(), settings.row_group_rows);
+async fn upload(
+    settings: &FlushSettings,
+    path: &Path,
+    measurement: &str,
+    batch: &RecordBatch,
+) -> Result<u64> {
+    let props = writer_properties(&batch.schema(), measurement, settings.row_group_rows);
     let parquet_err = |e: parquet::errors::ParquetError| EngineError::Parquet(e.to_string());
     let io_err = |e: std::io::Error| EngineError::Parquet(e.to_string());
     let upload = settings.store.put_multipart(path).await?;
@@ -212,10 +226,20 @@ async fn upload(settings: &FlushSettings, path: &Path, batch: &RecordBatch) -> R
 /// by byte (ZSTD then finds the shared exponent bytes). Integers and times are
 /// delta-encoded without a dictionary: sorted by series, neighbouring values are close, and a
 /// dictionary of nearly every value was half of a flush's time.
-fn writer_properties(schema: &arrow::datatypes::Schema, row_group_rows: usize) -> WriterProperties {
+fn writer_properties(
+    schema: &arrow::datatypes::Schema,
+    measurement: &str,
+    row_group_rows: usize,
+) -> WriterProperties {
     use parquet::basic::Encoding;
+    use parquet::file::metadata::KeyValue;
     use parquet::schema::types::ColumnPath;
     let mut props = WriterProperties::builder()
+        // The real name: the directory holds a bounded form of it (`layout`).
+        .set_key_value_metadata(Some(vec![KeyValue::new(
+            layout::MEASUREMENT_KEY.to_owned(),
+            measurement.to_owned(),
+        )]))
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(row_group_rows.max(1)))
@@ -247,9 +271,11 @@ fn time_column(batch: &RecordBatch) -> Result<&TimestampNanosecondArray> {
 
 /// The rows of a measurement's shards as one batch: the union of their columns (a column a
 /// shard lacks reads as null there), in the buffers' order (tags by name, fields by name, time).
-pub(crate) fn merge_parts(parts: Vec<TableBuffer>) -> Result<Option<Taken>> {
+/// `held` are rows of earlier flushes that failed, older than every row in `parts`.
+pub(crate) fn merge_parts(held: Vec<Taken>, parts: Vec<TableBuffer>) -> Result<Option<Taken>> {
     let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
-    let mut taken = Vec::with_capacity(parts.len());
+    let mut taken = held;
+    taken.reserve(parts.len());
     for mut part in parts {
         taken.extend(part.take()?);
     }
@@ -504,7 +530,9 @@ mod tests {
             buf.append_row([(t, tag)].into_iter(), fields.into_iter(), time, 1)
                 .expect("append");
         }
-        let taken = merge_parts(vec![buf]).expect("merge").expect("rows");
+        let taken = merge_parts(Vec::new(), vec![buf])
+            .expect("merge")
+            .expect("rows");
         let (out, _) = sort_for_files(&taken).expect("sort");
         assert_eq!(out.num_rows(), 3);
         let v = out
@@ -561,7 +589,9 @@ mod tests {
             .expect("append");
         {
             // Shard a first: position order alone would let pass 1 win (h1, 5).
-            let merged = merge_parts(vec![a, b]).expect("merge").expect("rows");
+            let merged = merge_parts(Vec::new(), vec![a, b])
+                .expect("merge")
+                .expect("rows");
             let names: Vec<_> = merged
                 .batch
                 .schema()
@@ -681,7 +711,9 @@ mod tests {
             .expect("append");
             expected_rows += 1;
         }
-        let taken = merge_parts(vec![buf]).expect("merge").expect("rows");
+        let taken = merge_parts(Vec::new(), vec![buf])
+            .expect("merge")
+            .expect("rows");
         let (out, runs) = sort_for_files(&taken).expect("sort");
         assert_eq!(out.num_rows(), expected_rows);
         assert_eq!(

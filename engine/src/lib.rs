@@ -34,7 +34,9 @@
 
 mod buffer;
 mod flush;
+mod held;
 mod idle_poll;
+mod layout;
 mod manifest;
 mod sched;
 mod shards;
@@ -58,6 +60,8 @@ use parking_lot::{Mutex, RwLock};
 
 pub use buffer::{arrow_type, field_type, time_type, TableBuffer, Taken, TIME_COLUMN};
 pub use flush::FlushStats;
+pub use held::FlushProblem;
+pub use layout::{measurement_dir, short_name, MEASUREMENT_KEY};
 pub use manifest::FileEntry;
 pub use store::SyncedLocalStore;
 pub use wal::{WalStats, SYNC_BUCKET_BOUNDS_MS};
@@ -268,6 +272,7 @@ pub fn unparseable(
         precision,
         max_string_bytes: limits.max_string_bytes,
         max_line_bytes: limits.max_line_bytes,
+        max_key_bytes: lp::MAX_KEY_BYTES,
     };
     for line in Parser::new(body, opts) {
         match line {
@@ -346,8 +351,16 @@ struct Inner {
     wal: wal::Wal,
     flush_stats: Arc<FlushStats>,
     shutting_down: AtomicBool,
-    /// A flush failed after its retries: its rows are only in the WAL now.
+    /// A flush hit a bug (an invariant did not hold) with rows it could no longer hold: they
+    /// are only in the WAL now. (A failing write of a table's files is not this: its rows are
+    /// held, see `held`.)
     flush_failed: AtomicBool,
+    /// Tables whose flush failed, with their rows; only the flush thread changes it.
+    held: Mutex<held::Held>,
+    /// Bytes of rows in `held`: they count against `max_buffer_bytes` like buffered ones.
+    held_bytes: AtomicUsize,
+    /// `wal_through` of the newest durable manifest.
+    committed_through: Mutex<Option<u64>>,
     kick: Sender<Kick>,
     coordinator: Mutex<Option<JoinHandle<()>>>,
     /// Every Parquet file the manifests name (minus those expired since start).
@@ -598,7 +611,13 @@ impl Engine {
         let orphans =
             manifest::delete_orphans(store.as_ref(), &config.parquet_prefix, &manifests.files)
                 .await?;
-        if let Some(through) = manifests.wal_through {
+        let held = held::Held::from_manifest(
+            manifests
+                .retained
+                .iter()
+                .map(|r| ((BucketId(r.bucket), r.measurement.clone()), r.since)),
+        );
+        if let Some(through) = release_point(manifests.wal_through, held.oldest_since()) {
             // Left behind by a crash between a manifest and the deletion it allows.
             wal::release_through(&config.wal_dir, through)?;
         }
@@ -638,12 +657,15 @@ impl Engine {
                 flush_stats,
                 shutting_down: AtomicBool::new(false),
                 flush_failed: AtomicBool::new(false),
+                held: Mutex::new(held),
+                held_bytes: AtomicUsize::new(0),
+                committed_through: Mutex::new(manifests.wal_through),
                 kick: kick_tx,
                 coordinator: Mutex::new(None),
                 files: Mutex::new(manifests.entries),
             }),
         };
-        engine.replay(&segments).await?;
+        engine.replay(&segments, manifests.wal_through).await?;
         tracing::info!(
             replayed_segments = segments.len(),
             orphans_deleted = orphans,
@@ -658,12 +680,16 @@ impl Engine {
     /// is replayed so far is written to Parquet and its segments released before going on:
     /// replay needs no more memory than running does, and a server that crashes again and
     /// again still makes progress instead of replaying an ever longer WAL.
-    async fn replay(&self, segments: &[u64]) -> Result<()> {
+    ///
+    /// Segments up to `covered` (the newest manifest's) are in Parquet but for the tables
+    /// the manifest lists as held: only their lines are replayed from those segments.
+    async fn replay(&self, segments: &[u64], covered: Option<u64>) -> Result<()> {
         let started = std::time::Instant::now();
         let mut records = 0usize;
         let mut cursor = Cursor::default();
         let ids = flush::FileIds::new();
         for (i, &seq) in segments.iter().enumerate() {
+            let filtered = covered.is_some_and(|c| seq <= c);
             let contents =
                 wal::read_segment(&self.inner.config.wal_dir, seq, i + 1 == segments.len())?;
             tracing::info!(
@@ -685,11 +711,19 @@ impl Engine {
                     precision: w.precision,
                     max_string_bytes: usize::MAX,
                     max_line_bytes: usize::MAX,
+                    max_key_bytes: usize::MAX,
                 };
                 cursor.begin(&self.inner);
                 let mut line = Line::default();
                 let mut parser = Parser::new(&w.body, opts);
+                let held = self.inner.held.lock();
                 while let Some(parsed) = parser.next_into(&mut line) {
+                    if filtered
+                        && (parsed.is_err()
+                            || !held.covers(&(w.bucket, line.measurement.to_string()), seq))
+                    {
+                        continue;
+                    }
                     let applied = match parsed {
                         Ok(()) => self.apply(&bucket, &line, w.default_time_ns, &mut cursor)?,
                         Err(e) => Applied::Rejected(RejectReason::Parse(e.kind)),
@@ -706,14 +740,17 @@ impl Engine {
                         }
                     }
                 }
+                drop(held);
             }
             cursor.settle(&self.inner);
-            if self.inner.buffered_bytes.load(Ordering::SeqCst)
-                >= self.inner.config.flush_table_bytes
+            // Not while replaying covered segments: a manifest for them exists already.
+            if !filtered
+                && self.inner.buffered_bytes.load(Ordering::SeqCst)
+                    >= self.inner.config.flush_table_bytes
             {
                 cursor.begin(&self.inner);
                 let jobs = self.take_buffers();
-                self.persist(jobs, seq, &ids, "replay", std::time::Instant::now())
+                self.persist(jobs, seq, &ids, "replay", false, std::time::Instant::now())
                     .await?;
             }
         }
@@ -815,18 +852,20 @@ impl Engine {
                     let engine = Engine { inner };
                     match msg {
                         Ok(Kick::Stop(done)) => {
-                            let _ = done.send(engine.flush(&rt, &ids, "shutdown"));
+                            let _ = done.send(engine.flush(&rt, &ids, "shutdown", true));
                             return;
                         }
                         Ok(Kick::Flush) => {
-                            let _ = engine.flush(&rt, &ids, "size");
+                            let _ = engine.flush(&rt, &ids, "size", false);
                         }
                         Ok(Kick::FlushAndTell(done)) => {
-                            let _ = done.send(engine.flush(&rt, &ids, "requested"));
+                            let _ = done.send(engine.flush(&rt, &ids, "requested", true));
                         }
                         Err(RecvTimeoutError::Timeout) => {
                             if engine.oldest_is_older_than(interval) {
-                                let _ = engine.flush(&rt, &ids, "age");
+                                let _ = engine.flush(&rt, &ids, "age", false);
+                            } else if engine.held_due() {
+                                let _ = engine.flush(&rt, &ids, "retry", false);
                             }
                         }
                         Err(RecvTimeoutError::Disconnected) => return,
@@ -888,12 +927,25 @@ impl Engine {
         })
     }
 
+    /// Whether a held table is due for another attempt.
+    fn held_due(&self) -> bool {
+        self.inner.held.lock().any_due(std::time::Instant::now())
+    }
+
+    /// The tables whose flush is failing (their rows are held in memory and the WAL, and
+    /// retried with back-off).
+    pub fn flush_problems(&self) -> Vec<FlushProblem> {
+        self.inner.held.lock().problems()
+    }
+
     /// One flush: rotate + take (exclusive epoch), write files, manifest, delete WAL segments.
+    /// `retry_all` attempts held tables whatever their back-off (an explicit request, stop).
     fn flush(
         &self,
         rt: &tokio::runtime::Runtime,
         ids: &flush::FileIds,
         reason: &str,
+        retry_all: bool,
     ) -> Result<()> {
         if self.inner.flush_failed.load(Ordering::SeqCst) {
             return Err(EngineError::Poisoned);
@@ -908,7 +960,17 @@ impl Engine {
             self.inner.buffered_bytes.load(Ordering::Relaxed) > self.inner.flush_backlog_bytes();
         let (rotation, jobs) = {
             let _epoch = self.inner.epoch.write();
-            if self.inner.buffered_bytes.load(Ordering::SeqCst) == 0 && self.buffered_rows() == 0 {
+            let held_due = {
+                let held = self.inner.held.lock();
+                match retry_all {
+                    true => !held.is_empty(),
+                    false => held.any_due(std::time::Instant::now()),
+                }
+            };
+            if self.inner.buffered_bytes.load(Ordering::SeqCst) == 0
+                && self.buffered_rows() == 0
+                && !held_due
+            {
                 return Ok(());
             }
             // Queued, not awaited: the WAL's order alone puts every record of the rows taken
@@ -931,7 +993,7 @@ impl Engine {
             sched::to_background();
             self.inner.flush_lowered.store(true, Ordering::Release);
         }
-        let result = rt.block_on(self.persist(jobs, closed, ids, reason, started));
+        let result = rt.block_on(self.persist(jobs, closed, ids, reason, retry_all, started));
         // Between flushes the thread waits at the default class, so that a flush starts
         // as soon as it is due even on a saturated CPU.
         if self.inner.flush_lowered.swap(false, Ordering::AcqRel) {
@@ -961,25 +1023,40 @@ impl Engine {
         jobs
     }
 
-    /// Writes the jobs' Parquet files, then the manifest saying WAL segments up to `through`
-    /// are in Parquet, then releases those segments. On failure the engine refuses writes.
+    /// Writes each table's Parquet files (the jobs' rows and those held from failed flushes),
+    /// then the manifest saying WAL segments up to `through` are in Parquet but for the tables
+    /// still held, then releases the segments no held table needs. A table whose files cannot
+    /// be written is held and retried later (`held`); the others go on. `Err` only for a bug,
+    /// which poisons the engine.
     async fn persist(
         &self,
         jobs: Vec<flush::FlushJob>,
         through: u64,
         ids: &flush::FileIds,
         reason: &str,
+        retry_all: bool,
         started: std::time::Instant,
     ) -> Result<()> {
-        let rows: usize = jobs
+        let now = std::time::Instant::now();
+        let first_new = self.inner.committed_through.lock().map_or(0, |t| t + 1);
+        let mut work: Vec<(held::TableKey, Vec<TableBuffer>)> = jobs
+            .into_iter()
+            .map(|j| ((j.bucket, j.measurement), j.parts))
+            .collect();
+        for key in self.inner.held.lock().keys() {
+            if !work.iter().any(|(k, _)| *k == key) {
+                work.push((key, Vec::new()));
+            }
+        }
+        let rows: usize = work
             .iter()
-            .flat_map(|j| &j.parts)
+            .flat_map(|(_, parts)| parts)
             .map(TableBuffer::rows)
             .sum();
         tracing::info!(
             reason,
             rows,
-            tables = jobs.len(),
+            tables = work.len(),
             wal_segment = through,
             "flush started"
         );
@@ -989,53 +1066,179 @@ impl Engine {
             row_group_rows: self.inner.config.row_group_rows,
             stats: Arc::clone(&self.inner.flush_stats),
         };
-        let result: Result<usize> = async {
-            let mut files = Vec::new();
-            for job in jobs {
-                files.extend(flush::write_job(&settings, ids, job).await?);
+        let mut files = Vec::new();
+        // Tables whose files were written: held again if the manifest fails.
+        let mut written: Vec<(held::TableKey, u64, Option<Taken>)> = Vec::new();
+        let mut failed = 0usize;
+        for (key, parts) in work {
+            let (since, due, held_rows) = {
+                let mut held = self.inner.held.lock();
+                let due = retry_all || held.is_due(&key, now);
+                (held.since(&key, first_new), due, held.take_rows(&key))
+            };
+            if !due {
+                let mut rows = held_rows;
+                for mut part in parts {
+                    rows.extend(part.take().map_err(|e| self.flush_bug(e))?);
+                }
+                let bytes = rows.iter().map(taken_bytes).sum();
+                self.inner.held.lock().keep(key, since, rows, bytes);
+                continue;
             }
-            let n = files.len();
-            manifest::commit(
+            let merged = match flush::merge_parts(held_rows, parts) {
+                Ok(Some(merged)) => merged,
+                Ok(None) => {
+                    // Held after a restart, but none of its lines came back from the WAL.
+                    written.push((key, since, None));
+                    continue;
+                }
+                Err(e) => return Err(self.flush_bug(e)),
+            };
+            match flush::write_job(&settings, ids, key.0, &key.1, &merged).await {
+                Ok(entries) => {
+                    files.extend(entries);
+                    written.push((key, since, Some(merged)));
+                }
+                Err(e) => {
+                    failed += 1;
+                    self.hold_failed(key, since, merged, e.to_string());
+                }
+            }
+        }
+        let retained = self.retained_for_manifest();
+        let committed = match manifest::commit(
+            self.inner.store.as_ref(),
+            &self.inner.config.manifest_prefix,
+            through,
+            files.clone(),
+            retained,
+        )
+        .await
+        {
+            Ok(()) => Ok(()),
+            // A commit reported as failed may still have landed (a reply lost after the
+            // write): then it stands, and deleting its files would lose rows.
+            Err(e) => match manifest::exists(
                 self.inner.store.as_ref(),
                 &self.inner.config.manifest_prefix,
                 through,
-                files.clone(),
             )
-            .await?;
-            self.inner.files.lock().extend(files);
-            Ok(n)
-        }
-        .await;
-        match result {
-            Ok(files) => {
-                let deleted = wal::release_through(&self.inner.config.wal_dir, through)?;
-                self.inner
-                    .flush_stats
-                    .flushes
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::info!(
-                    reason,
-                    rows,
-                    files,
-                    wal_segments_deleted = deleted,
-                    ms = started.elapsed().as_millis() as u64,
-                    "flush done"
-                );
-                Ok(())
+            .await
+            {
+                true => Ok(()),
+                false => Err(e),
+            },
+        };
+        if let Err(e) = committed {
+            // Nothing of this flush is durable: its files are orphans, its rows held.
+            for f in &files {
+                let _ = self.inner.store.delete(&Path::from(f.path.as_str())).await;
             }
-            Err(e) => {
-                // The rows are safe in the WAL, which stays; but they are no longer in memory,
-                // so no later flush may advance past them. Refuse writes until a restart
-                // replays them.
-                self.inner.flush_failed.store(true, Ordering::SeqCst);
-                self.inner
-                    .flush_stats
-                    .failures
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, "flush failed; refusing writes until restart (data is safe in the WAL)");
-                Err(e)
+            for (key, since, merged) in written {
+                if let Some(merged) = merged {
+                    self.hold_failed(key, since, merged, format!("writing the manifest: {e}"));
+                }
             }
+            self.inner
+                .flush_stats
+                .failures
+                .fetch_add(1, Ordering::Relaxed);
+            self.note_held_bytes();
+            tracing::error!(error = %e, "writing the flush manifest failed; every table of this flush is held and retried (its rows are safe in the WAL)");
+            return Ok(());
         }
+        *self.inner.committed_through.lock() = Some(through);
+        let n = files.len();
+        self.inner.files.lock().extend(files);
+        let oldest_held = {
+            let mut held = self.inner.held.lock();
+            for (key, _, _) in &written {
+                held.flushed(key);
+            }
+            held.oldest_since()
+        };
+        self.note_held_bytes();
+        let deleted = match release_point(Some(through), oldest_held) {
+            Some(upto) => match wal::release_through(&self.inner.config.wal_dir, upto) {
+                Ok(n) => n,
+                Err(e) => {
+                    // The segments stay; a later flush or start-up releases them.
+                    tracing::warn!(error = %e, "releasing WAL segments failed");
+                    0
+                }
+            },
+            None => 0,
+        };
+        self.inner
+            .flush_stats
+            .flushes
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            reason,
+            rows,
+            files = n,
+            tables_held = failed,
+            wal_segments_deleted = deleted,
+            ms = started.elapsed().as_millis() as u64,
+            "flush done"
+        );
+        Ok(())
+    }
+
+    /// Holds a table's rows after a failed attempt, and says so.
+    fn hold_failed(&self, key: held::TableKey, since: u64, rows: Taken, error: String) {
+        let bytes = taken_bytes(&rows);
+        let n = rows.batch.num_rows();
+        let failures =
+            self.inner
+                .held
+                .lock()
+                .failed(key.clone(), since, rows, bytes, error.clone());
+        self.inner
+            .flush_stats
+            .table_failures
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            bucket = %key.0,
+            measurement = %layout::short_name(&key.1),
+            rows = n,
+            failures,
+            error,
+            "flushing a table failed; its rows stay in memory and in the WAL, and are retried"
+        );
+        self.note_held_bytes();
+    }
+
+    fn note_held_bytes(&self) {
+        let bytes = self.inner.held.lock().bytes();
+        self.inner.held_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// What the next manifest records of the held tables.
+    fn retained_for_manifest(&self) -> Vec<manifest::Retained> {
+        self.inner
+            .held
+            .lock()
+            .retained()
+            .into_iter()
+            .map(|((bucket, measurement), since)| manifest::Retained {
+                bucket: bucket.0,
+                measurement,
+                since,
+            })
+            .collect()
+    }
+
+    /// A bug in a flush: the rows it held are gone from memory (they are in the WAL), so no
+    /// later flush may release segments past them. Refuse writes until a restart replays them.
+    fn flush_bug(&self, e: EngineError) -> EngineError {
+        self.inner.flush_failed.store(true, Ordering::SeqCst);
+        self.inner
+            .flush_stats
+            .failures
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::error!(error = %e, "flush failed on a bug; refusing writes until restart (data is safe in the WAL)");
+        e
     }
 
     /// Stops taking writes, flushes everything, and stops the background threads.
@@ -1072,7 +1275,8 @@ impl Engine {
     async fn wait_for_room(&self) -> Result<()> {
         let limit = self.inner.config.max_buffer_bytes;
         for _ in 0..500 {
-            if self.inner.buffered_bytes.load(Ordering::Relaxed) < limit {
+            let held = self.inner.held_bytes.load(Ordering::Relaxed);
+            if self.inner.buffered_bytes.load(Ordering::Relaxed) + held < limit {
                 return Ok(());
             }
             let _ = self.inner.kick.try_send(Kick::Flush);
@@ -1094,6 +1298,7 @@ impl Engine {
             precision: req.precision,
             max_string_bytes: self.inner.config.max_string_bytes,
             max_line_bytes: self.inner.config.max_line_bytes,
+            max_key_bytes: lp::MAX_KEY_BYTES,
         };
         let default_ns = req.precision.truncate_nanos(req.received_at_ns);
         // A cursor per pass, dropped before any `.await`: it holds shard locks while it runs.
@@ -1589,6 +1794,21 @@ fn resolve_columns(
         }
     }
     Ok(Applied::Written)
+}
+
+/// The newest WAL segment that may be released: every one up to the newest manifest's, but
+/// none a held table still needs.
+fn release_point(covered: Option<u64>, oldest_held: Option<u64>) -> Option<u64> {
+    match oldest_held {
+        Some(since) => covered.min(since.checked_sub(1)),
+        None => covered,
+    }
+}
+
+/// Memory a batch holds (what held rows count against `max_buffer_bytes`).
+fn taken_bytes(t: &Taken) -> usize {
+    use arrow::array::Array;
+    t.batch.get_array_memory_size() + t.seq.get_array_memory_size()
 }
 
 fn now_ns() -> i64 {

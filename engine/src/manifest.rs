@@ -34,19 +34,33 @@ pub struct FileEntry {
     pub max_time_ns: i64,
 }
 
+/// A table whose flush failed: its rows in WAL segments `since..=wal_through` are in no file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Retained {
+    pub(crate) bucket: u64,
+    pub(crate) measurement: String,
+    pub(crate) since: u64,
+}
+
 /// One completed flush.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct ManifestRecord {
     pub(crate) version: u32,
-    /// Every WAL segment up to and including this one is in Parquet.
+    /// Every WAL segment up to and including this one is in Parquet, except the rows of the
+    /// `retained` tables.
     pub(crate) wal_through: u64,
     pub(crate) files: Vec<FileEntry>,
+    /// Held tables (see `held`); absent in manifests of earlier builds, which had none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) retained: Vec<Retained>,
 }
 
 /// What the manifests say, loaded at start-up.
 #[derive(Debug, Default)]
 pub(crate) struct ManifestState {
     pub(crate) wal_through: Option<u64>,
+    /// The newest manifest's held tables.
+    pub(crate) retained: Vec<Retained>,
     pub(crate) files: HashSet<String>,
     pub(crate) entries: Vec<FileEntry>,
 }
@@ -65,7 +79,10 @@ pub(crate) async fn load(store: &dyn ObjectStore, prefix: &Path) -> Result<Manif
                 meta.location, record.version
             )));
         }
-        state.wal_through = state.wal_through.max(Some(record.wal_through));
+        if state.wal_through < Some(record.wal_through) {
+            state.wal_through = Some(record.wal_through);
+            state.retained = record.retained;
+        }
         state
             .files
             .extend(record.files.iter().map(|f| f.path.clone()));
@@ -79,22 +96,34 @@ pub(crate) async fn commit(
     prefix: &Path,
     wal_through: u64,
     files: Vec<FileEntry>,
+    retained: Vec<Retained>,
 ) -> Result<()> {
     let record = ManifestRecord {
         version: FORMAT_VERSION,
         wal_through,
         files,
+        retained,
     };
     let bytes = serde_json::to_vec(&record).map_err(|e| EngineError::Internal(e.to_string()))?;
-    let path = prefix
-        .clone()
-        .join(format!("{wal_through:020}.json").as_str());
+    let path = path_of(prefix, wal_through);
     let opts = PutOptions {
         mode: PutMode::Create,
         ..PutOptions::default()
     };
     store.put_opts(&path, PutPayload::from(bytes), opts).await?;
     Ok(())
+}
+
+/// Whether the manifest for `wal_through` is in the store (a commit whose reply was lost may
+/// have landed). An error reading counts as absent.
+pub(crate) async fn exists(store: &dyn ObjectStore, prefix: &Path, wal_through: u64) -> bool {
+    store.head(&path_of(prefix, wal_through)).await.is_ok()
+}
+
+fn path_of(prefix: &Path, wal_through: u64) -> Path {
+    prefix
+        .clone()
+        .join(format!("{wal_through:020}.json").as_str())
 }
 
 /// Deletes Parquet files under `parquet_prefix` that no manifest names; returns how many.

@@ -49,6 +49,13 @@ pub enum ErrorKind {
         /// The limit in bytes.
         limit: usize,
     },
+    /// A series key (measurement and tags, as written) over the limit.
+    KeyTooLong {
+        /// The key's length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A timestamp that is not an integer.
     BadTimestamp,
     /// A timestamp that, scaled to nanoseconds, leaves 1.x's range.
@@ -84,6 +91,9 @@ impl fmt::Display for ErrorKind {
                 return write!(f, "string field value longer than {limit} bytes")
             }
             ErrorKind::LineTooLong { limit } => return write!(f, "line longer than {limit} bytes"),
+            ErrorKind::KeyTooLong { len, limit } => {
+                return write!(f, "max key length exceeded: {len} > {limit}")
+            }
             ErrorKind::BadTimestamp => "bad timestamp",
             ErrorKind::TimestampOutOfRange => "time outside range",
             ErrorKind::InvalidPoint => "point is invalid",

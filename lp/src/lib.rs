@@ -57,6 +57,10 @@ pub use precision::{Precision, UnknownPrecision, MAX_NANOS, MIN_NANOS};
 /// The largest string field value accepted by default, as InfluxDB 1.x (64 KiB).
 pub const DEFAULT_MAX_STRING_BYTES: usize = 64 * 1024;
 
+/// The longest series key (measurement and tags as written) InfluxDB 1.x accepts: 65,535
+/// bytes (`models.MaxKeyLength`).
+pub const MAX_KEY_BYTES: usize = 65_535;
+
 /// One tag: `key=value`, both unescaped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tag<'a> {

@@ -24,6 +24,9 @@ pub struct ParseOptions {
     pub max_string_bytes: usize,
     /// Longest accepted line, in bytes (without its terminator).
     pub max_line_bytes: usize,
+    /// Longest accepted series key (measurement and tags as written, escapes included):
+    /// [`crate::MAX_KEY_BYTES`], as 1.x, unless a caller re-reads lines it accepted earlier.
+    pub max_key_bytes: usize,
 }
 
 impl Default for ParseOptions {
@@ -32,6 +35,7 @@ impl Default for ParseOptions {
             precision: Precision::Nanoseconds,
             max_string_bytes: crate::DEFAULT_MAX_STRING_BYTES,
             max_line_bytes: usize::MAX,
+            max_key_bytes: crate::MAX_KEY_BYTES,
         }
     }
 }
@@ -456,6 +460,10 @@ impl<'a> Parser<'a> {
 
         if self.at(i) != Some(b' ') {
             return Err((ErrorKind::MissingFields, i));
+        }
+        if i - ls > self.opts.max_key_bytes {
+            let limit = self.opts.max_key_bytes;
+            return Err((ErrorKind::KeyTooLong { len: i - ls, limit }, ls));
         }
         i = self.skip_ws(i);
         if self.is_end(i) {

@@ -12,15 +12,39 @@ use crate::{Field, FieldValue, Line, Tag};
 pub fn name() -> impl Strategy<Value = String> {
     proptest::string::string_regex(r#"[a-zA-Z0-9_ ,="\\#é€\t-]{1,12}"#)
         .expect("valid regex")
-        .prop_filter("representable", |s| {
-            let b = s.as_bytes();
-            !matches!(b.first(), Some(b'\t' | b'#'))
-                && !b.iter().enumerate().any(|(i, &c)| {
-                    c == b'\\'
-                        && b.get(i + 1)
-                            .is_none_or(|n| matches!(n, b',' | b' ' | b'=' | b'\\'))
-                })
+        .prop_filter("representable", |s| representable(s))
+}
+
+fn representable(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && !matches!(b.first(), Some(b'\t' | b'#'))
+        && !b.iter().any(|&c| c == b'\n' || c == b'\r')
+        && !b.iter().enumerate().any(|(i, &c)| {
+            c == b'\\'
+                && b.get(i + 1)
+                    .is_none_or(|n| matches!(n, b',' | b' ' | b'=' | b'\\'))
         })
+}
+
+/// Measurement names as clients may send them: any UTF-8, with what paths trip over (`/`,
+/// `..`, `%`, `~`, spaces, commas, `=`) often, short or long — up to [`crate::MAX_KEY_BYTES`]
+/// as written, escapes included. Names the encoder must refuse are filtered out.
+pub fn measurement() -> impl Strategy<Value = String> {
+    let piece = || {
+        prop_oneof![
+            4 => proptest::string::string_regex(r#"[a-z/.%~ ,=é한]{1,8}"#).expect("valid regex"),
+            1 => Just("..".to_owned()),
+            2 => any::<String>(),
+        ]
+    };
+    let short = proptest::collection::vec(piece(), 1..4).prop_map(|p| p.concat());
+    // Escaped, `,` and ` ` take two bytes: a repeat of up to 32 bytes per piece stays under
+    // the key limit at 1,000 repeats.
+    let long = (piece(), 8usize..=1000).prop_map(|(p, n)| p.repeat(n));
+    let at_limit = Just("é".repeat(crate::MAX_KEY_BYTES / 2) + "x");
+    prop_oneof![8 => short, 2 => long, 1 => at_limit]
+        .prop_filter("representable", |s| representable(s))
 }
 
 /// Any field value line protocol can carry.
@@ -40,8 +64,15 @@ pub fn field_value() -> impl Strategy<Value = FieldValue<'static>> {
 
 /// A whole point: unique sorted tag keys, unique field keys, optional timestamp in 1.x's range.
 pub fn line() -> impl Strategy<Value = Line<'static>> {
+    line_named(name())
+}
+
+/// [`line`] with measurement names from `measurement`.
+pub fn line_named(
+    measurement: impl Strategy<Value = String>,
+) -> impl Strategy<Value = Line<'static>> {
     (
-        name(),
+        measurement,
         proptest::collection::btree_map(name(), name(), 0..5),
         proptest::collection::btree_map(name(), field_value(), 1..6),
         proptest::option::of(crate::precision::MIN_NANOS..=crate::precision::MAX_NANOS),

@@ -277,10 +277,44 @@ async fn ping(req: HttpRequest) -> HttpResponse {
 /// stopping (load balancers and probes read the status; humans read the message).
 async fn health(state: web::Data<AppState>) -> HttpResponse {
     let healthy = state.engine.is_healthy();
+    // A table that cannot be flushed does not stop writes (its rows are held and retried), so
+    // the server still passes; the check says which tables and why.
+    let problems = state.engine.flush_problems();
+    let mut checks = Vec::new();
+    let mut message = match healthy {
+        true => "ready for queries and writes".to_owned(),
+        false => "writes are refused: storage failed or the server is stopping".to_owned(),
+    };
+    if !problems.is_empty() {
+        message.push_str(&format!(
+            "; {} table(s) cannot be flushed (their rows are held in memory and the WAL, and retried)",
+            problems.len()
+        ));
+        let tables: Vec<_> = problems
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "bucket": p.bucket.to_string(),
+                    "measurement": engine::short_name(&p.measurement),
+                    "failures": p.failures,
+                    "rows": p.rows,
+                    "error": p.error,
+                    "retry_in_ms": p.retry_in.as_millis() as u64,
+                })
+            })
+            .collect();
+        checks.push(serde_json::json!({
+            "name": "flush",
+            "status": "fail",
+            "message": format!("{} table(s) cannot be flushed", problems.len()),
+            "tables": tables,
+        }));
+    }
     let body = serde_json::json!({
         "name": "strata",
-        "message": if healthy { "ready for queries and writes" } else { "writes are refused: storage failed or the server is stopping" },
+        "message": message,
         "status": if healthy { "pass" } else { "fail" },
+        "checks": checks,
         "version": INFLUXDB_VERSION,
         "build": concat!("Strata ", env!("CARGO_PKG_VERSION")),
     });

@@ -202,8 +202,25 @@ impl Metrics {
         counter(
             &mut out,
             "strata_flush_failures_total",
-            "Flushes that failed after retries.",
+            "Flushes whose manifest could not be written (their tables are held and retried).",
             load(&flush.failures),
+        );
+        counter(
+            &mut out,
+            "strata_flush_table_failures_total",
+            "Failed attempts to write one table's Parquet files (the table is held and retried).",
+            load(&flush.table_failures),
+        );
+        let problems = engine.flush_problems();
+        let _ = writeln!(
+            out,
+            "# HELP strata_flush_tables_failing Tables whose flush is failing: their rows are held in memory and the WAL.\n# TYPE strata_flush_tables_failing gauge\nstrata_flush_tables_failing {}",
+            problems.len()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP strata_flush_held_rows Rows held for tables whose flush is failing.\n# TYPE strata_flush_held_rows gauge\nstrata_flush_held_rows {}",
+            problems.iter().map(|p| p.rows).sum::<usize>()
         );
         counter(
             &mut out,

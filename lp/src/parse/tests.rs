@@ -9,6 +9,7 @@ fn render(body: &[u8], precision: Precision) -> String {
         precision,
         max_string_bytes: 16,
         max_line_bytes: 120,
+        max_key_bytes: 120,
     };
     let mut out = Vec::new();
     for item in Parser::new(body, opts) {
@@ -215,6 +216,54 @@ fn line_limit() {
     assert_eq!(
         render(format!("{over}\nm v=1").as_bytes(), Precision::Nanoseconds),
         "ERR 1:1 line longer than 120 bytes\nm|v=f:1.0 #2"
+    );
+}
+
+#[test]
+fn key_limit() {
+    // The key is the measurement and tags as written (escapes count), checked once the key
+    // is complete; the line after it still parses.
+    let opts = ParseOptions {
+        max_key_bytes: 12,
+        ..ParseOptions::default()
+    };
+    let lines = |body: &str| -> Vec<Result<String, String>> {
+        Parser::new(body.as_bytes(), opts)
+            .map(|r| {
+                r.map(|l| l.measurement.to_string())
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    };
+    assert_eq!(lines("m,t=abcdefgh v=1"), vec![Ok("m".to_string())]);
+    assert_eq!(
+        lines("m,t=abcdefghi v=1\nok v=2"),
+        vec![
+            Err("max key length exceeded: 13 > 12 (line 1, column 1)".to_string()),
+            Ok("ok".to_string())
+        ]
+    );
+    assert_eq!(
+        lines("m\\ abcdefghij v=1"),
+        vec![Err(
+            "max key length exceeded: 13 > 12 (line 1, column 1)".to_string()
+        )]
+    );
+    // 1.x's limit by default.
+    let at = format!("{} v=1", "k".repeat(crate::MAX_KEY_BYTES));
+    let over = format!("{} v=1", "k".repeat(crate::MAX_KEY_BYTES + 1));
+    assert!(Parser::new(at.as_bytes(), ParseOptions::default()).all(|r| r.is_ok()));
+    assert!(
+        Parser::new(over.as_bytes(), ParseOptions::default()).all(|r| matches!(
+            r,
+            Err(LineError {
+                kind: ErrorKind::KeyTooLong {
+                    len: 65_536,
+                    limit: 65_535
+                },
+                ..
+            })
+        ))
     );
 }
 
