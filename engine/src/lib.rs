@@ -732,7 +732,8 @@ impl Engine {
                         Applied::Written => {}
                         Applied::NeedsColumns => {
                             return Err(EngineError::Wal(format!(
-                                "segment {seq}: a logged point needs columns the catalog lacks"
+                                "segment {seq}: a logged point of measurement \"{}\" needs columns the catalog lacks",
+                                layout::short_name(&line.measurement),
                             )))
                         }
                         Applied::Rejected(reason) => {

@@ -143,7 +143,10 @@ impl Spare {
     /// An empty string to unescape into, reusing an earlier line's allocation when there is one.
     pub(crate) fn take(&mut self) -> String {
         self.lent = true;
-        self.strings.pop().unwrap_or_default()
+        let mut s = self.strings.pop().unwrap_or_default();
+        // A recycled string still holds the earlier line's text.
+        s.clear();
+        s
     }
 }
 

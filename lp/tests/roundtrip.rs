@@ -21,6 +21,17 @@ proptest! {
             let got = got.map_err(|e| TestCaseError::fail(format!("{e}: {:?}", String::from_utf8_lossy(&body))))?;
             prop_assert!(same(want, &got), "want {:?}\ngot {:?}\nbody {:?}", want, got, String::from_utf8_lossy(&body));
         }
+        // The same through one reused `Line`, as the engine parses (its unescaped strings are
+        // recycled from line to line).
+        let mut parser = Parser::new(&body, ParseOptions::default());
+        let mut reused = lp::Line::default();
+        for want in &lines {
+            match parser.next_into(&mut reused) {
+                Some(Ok(())) => prop_assert!(same(want, &reused), "want {:?}\ngot {:?}", want, reused),
+                other => prop_assert!(false, "{:?}", other),
+            }
+        }
+        prop_assert!(parser.next_into(&mut reused).is_none());
     }
 
     #[test]

@@ -389,6 +389,21 @@ fn next_into_reuses_the_line() {
 }
 
 #[test]
+fn recycled_strings_start_empty() {
+    // Every name here has an escape, so each is unescaped into a string the line before
+    // gave back.
+    let body = b"a\\ b,t\\ 1=x\\ y f\\ 1=1\nc\\ d,u\\ 2=z\\ w g\\ 2=2\n";
+    let mut parser = Parser::new(body, ParseOptions::default());
+    let mut line = Line::default();
+    assert_eq!(parser.next_into(&mut line), Some(Ok(())));
+    assert_eq!(line.measurement, "a b");
+    assert_eq!(parser.next_into(&mut line), Some(Ok(())));
+    assert_eq!(line.measurement, "c d");
+    assert_eq!((&*line.tags[0].key, &*line.tags[0].value), ("u 2", "z w"));
+    assert_eq!(line.fields[0].key, "g 2");
+}
+
+#[test]
 fn excerpt_is_bounded() {
     let long = format!("{} v=", "m".repeat(200));
     let err = Parser::new(long.as_bytes(), ParseOptions::default())
