@@ -234,6 +234,22 @@ pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
     reader.map(|b| b.expect("batch")).collect()
 }
 
+/// The measurement a Parquet file holds, from its key-value metadata (directory names are
+/// bounded and may be a hash).
+pub fn parquet_measurement(path: &Path) -> Option<String> {
+    let file = std::fs::File::open(path).expect("open parquet");
+    let reader = parquet::file::reader::SerializedFileReader::new(file).expect("parquet footer");
+    use parquet::file::reader::FileReader;
+    let meta = reader
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()?
+        .clone();
+    meta.into_iter()
+        .find(|kv| kv.key == "strata.measurement")
+        .and_then(|kv| kv.value)
+}
+
 /// A blocking HTTP client with a bounded timeout that sends the operator [`TOKEN`].
 pub fn client() -> reqwest::blocking::Client {
     let mut headers = reqwest::header::HeaderMap::new();

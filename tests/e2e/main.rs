@@ -8,6 +8,8 @@ mod bad_input;
 mod crash;
 // A WAL write failure poisons the server; nothing acknowledged is lost.
 mod poison;
+// Names of any valid length flush under bounded directories; a failing table is held alone.
+mod long_names;
 // Tokens, DBRP rules, DDL and the admin API through the real binary.
 mod auth;
 // The HTTP compatibility matrix of the spec, including the seed's curl commands.
