@@ -1,0 +1,426 @@
+//! The flush thread: buffers taken under the epoch lock, written to Parquet per table (a table
+//! that fails is held and retried), recorded in a manifest, WAL segments released.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam::channel::{Receiver, RecvTimeoutError, Sender};
+use object_store::path::Path;
+use object_store::ObjectStoreExt;
+
+use crate::{
+    flush, held, layout, manifest, now_ns, sched, wal, Engine, EngineError, FlushProblem, Result,
+    TableBuffer, Taken,
+};
+
+/// How often the flush thread looks for files past their bucket's retention.
+const RETENTION_CHECK_INTERVAL: Duration = Duration::from_secs(60);
+
+#[derive(Debug)]
+pub(crate) enum Kick {
+    /// A buffer is over its size threshold.
+    Flush,
+    /// Flush everything and answer.
+    FlushAndTell(tokio::sync::oneshot::Sender<Result<()>>),
+    /// Flush everything, then stop; answers when done.
+    Stop(Sender<Result<()>>),
+}
+
+impl Engine {
+    pub(crate) fn start_coordinator(&self, kick_rx: Receiver<Kick>) -> Result<()> {
+        let weak = Arc::downgrade(&self.inner);
+        let interval = self.inner.config.flush_interval;
+        let period = (interval / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let handle = std::thread::Builder::new()
+            .name("strata-flush".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(error = %e, "flush thread cannot start its runtime");
+                        return;
+                    }
+                };
+                let ids = flush::FileIds::new();
+                let mut last_expiry: Option<std::time::Instant> = None;
+                loop {
+                    if last_expiry.is_none_or(|t| t.elapsed() >= RETENTION_CHECK_INTERVAL) {
+                        if let Some(inner) = weak.upgrade() {
+                            if let Err(e) = (Engine { inner }).expire(&rt, now_ns()) {
+                                tracing::warn!(error = %e, "deleting expired files failed; will retry");
+                            }
+                        }
+                        last_expiry = Some(std::time::Instant::now());
+                    }
+                    let msg = kick_rx.recv_timeout(period);
+                    let Some(inner) = weak.upgrade() else { return };
+                    let engine = Engine { inner };
+                    match msg {
+                        Ok(Kick::Stop(done)) => {
+                            let _ = done.send(engine.flush(&rt, &ids, "shutdown", true));
+                            return;
+                        }
+                        Ok(Kick::Flush) => {
+                            let _ = engine.flush(&rt, &ids, "size", false);
+                        }
+                        Ok(Kick::FlushAndTell(done)) => {
+                            let _ = done.send(engine.flush(&rt, &ids, "requested", true));
+                        }
+                        Err(RecvTimeoutError::Timeout) => {
+                            if engine.oldest_is_older_than(interval) {
+                                let _ = engine.flush(&rt, &ids, "age", false);
+                            } else if engine.held_due() {
+                                let _ = engine.flush(&rt, &ids, "retry", false);
+                            }
+                        }
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            })
+            .map_err(|e| EngineError::Internal(format!("starting the flush thread: {e}")))?;
+        *self.inner.coordinator.lock() = Some(handle);
+        Ok(())
+    }
+
+    fn oldest_is_older_than(&self, age: Duration) -> bool {
+        self.inner.buffers.iter().any(|bucket| {
+            bucket
+                .value()
+                .iter()
+                .any(|t| t.value().oldest().is_some_and(|o| o.elapsed() >= age))
+        })
+    }
+
+    /// Whether a held table is due for another attempt.
+    fn held_due(&self) -> bool {
+        self.inner.held.lock().any_due(std::time::Instant::now())
+    }
+
+    /// The tables whose flush is failing (their rows are held in memory and the WAL, and
+    /// retried with back-off).
+    pub fn flush_problems(&self) -> Vec<FlushProblem> {
+        self.inner.held.lock().problems()
+    }
+
+    /// One flush: rotate + take (exclusive epoch), write files, manifest, delete WAL segments.
+    /// `retry_all` attempts held tables whatever their back-off (an explicit request, stop).
+    pub(crate) fn flush(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        ids: &flush::FileIds,
+        reason: &str,
+        retry_all: bool,
+    ) -> Result<()> {
+        if self.inner.flush_failed.load(Ordering::SeqCst) {
+            return Err(EngineError::Poisoned);
+        }
+        let started = std::time::Instant::now();
+        // Behind, it competes with writers as an equal; otherwise it yields to them (a flush
+        // is a long burst of CPU that would stretch the latency of writes in flight) — but
+        // only after the exclusive section below: every writer waits for it, so it must not
+        // be preempted by them while it holds the lock (priority inversion). Writers bring it
+        // back to the default class if it falls behind meanwhile (`Cursor::settle`).
+        let behind =
+            self.inner.buffered_bytes.load(Ordering::Relaxed) > self.inner.flush_backlog_bytes();
+        let (rotation, jobs) = {
+            let _epoch = self.inner.epoch.write();
+            let held_due = {
+                let held = self.inner.held.lock();
+                match retry_all {
+                    true => !held.is_empty(),
+                    false => held.any_due(std::time::Instant::now()),
+                }
+            };
+            if self.inner.buffered_bytes.load(Ordering::SeqCst) == 0
+                && self.buffered_rows() == 0
+                && !held_due
+            {
+                return Ok(());
+            }
+            // Queued, not awaited: the WAL's order alone puts every record of the rows taken
+            // here in the segment it closes, and later ones in the next. Waiting here for the
+            // WAL thread (behind a sync in progress, a few ms; a disk stall, hundreds) held every
+            // writer for as long.
+            let rotation = self.inner.wal.start_rotation()?;
+            (rotation, self.take_buffers())
+        };
+        // Writers waited this long (the epoch lock), the latency a flush adds to writes.
+        tracing::debug!(
+            paused_writes_ms = started.elapsed().as_secs_f64() * 1e3,
+            "buffers taken, WAL rotation queued"
+        );
+        let closed = rotation.recv().map_err(|_| EngineError::ShuttingDown)??;
+        if !behind {
+            self.inner
+                .flush_tid
+                .store(sched::thread_id(), Ordering::Relaxed);
+            sched::to_background();
+            self.inner.flush_lowered.store(true, Ordering::Release);
+        }
+        let result = rt.block_on(self.persist(jobs, closed, ids, reason, retry_all, started));
+        // Between flushes the thread waits at the default class, so that a flush starts
+        // as soon as it is due even on a saturated CPU.
+        if self.inner.flush_lowered.swap(false, Ordering::AcqRel) {
+            sched::to_foreground(0);
+        }
+        result
+    }
+
+    /// Every buffer's rows, as flush jobs, leaving the buffers empty. Only pointer swaps:
+    /// turning the buffers into Arrow arrays happens in [`Self::persist`], so writers (who
+    /// wait while a flush holds the epoch lock) wait for this, not for the flush.
+    pub(crate) fn take_buffers(&self) -> Vec<flush::FlushJob> {
+        let mut jobs = Vec::new();
+        for bucket in &self.inner.buffers {
+            for table in bucket.value().iter() {
+                let parts = table.value().take_all();
+                if !parts.is_empty() {
+                    jobs.push(flush::FlushJob {
+                        bucket: *bucket.key(),
+                        measurement: table.key().clone(),
+                        parts,
+                    });
+                }
+            }
+        }
+        self.inner.buffered_bytes.store(0, Ordering::SeqCst);
+        jobs
+    }
+
+    /// Writes each table's Parquet files (the jobs' rows and those held from failed flushes),
+    /// then the manifest saying WAL segments up to `through` are in Parquet but for the tables
+    /// still held, then releases the segments no held table needs. A table whose files cannot
+    /// be written is held and retried later (`held`); the others go on. `Err` only for a bug,
+    /// which poisons the engine.
+    pub(crate) async fn persist(
+        &self,
+        jobs: Vec<flush::FlushJob>,
+        through: u64,
+        ids: &flush::FileIds,
+        reason: &str,
+        retry_all: bool,
+        started: std::time::Instant,
+    ) -> Result<()> {
+        let now = std::time::Instant::now();
+        let first_new = self.inner.committed_through.lock().map_or(0, |t| t + 1);
+        let mut work: Vec<(held::TableKey, Vec<TableBuffer>)> = jobs
+            .into_iter()
+            .map(|j| ((j.bucket, j.measurement), j.parts))
+            .collect();
+        for key in self.inner.held.lock().keys() {
+            if !work.iter().any(|(k, _)| *k == key) {
+                work.push((key, Vec::new()));
+            }
+        }
+        let rows: usize = work
+            .iter()
+            .flat_map(|(_, parts)| parts)
+            .map(TableBuffer::rows)
+            .sum();
+        tracing::info!(
+            reason,
+            rows,
+            tables = work.len(),
+            wal_segment = through,
+            "flush started"
+        );
+        let settings = flush::FlushSettings {
+            store: Arc::clone(&self.inner.store),
+            prefix: self.inner.config.parquet_prefix.clone(),
+            row_group_rows: self.inner.config.row_group_rows,
+            stats: Arc::clone(&self.inner.flush_stats),
+        };
+        let mut files = Vec::new();
+        // Tables whose files were written: held again if the manifest fails.
+        let mut written: Vec<(held::TableKey, u64, Option<Taken>)> = Vec::new();
+        let mut failed = 0usize;
+        for (key, parts) in work {
+            let (since, due, held_rows) = {
+                let mut held = self.inner.held.lock();
+                let due = retry_all || held.is_due(&key, now);
+                (held.since(&key, first_new), due, held.take_rows(&key))
+            };
+            if !due {
+                let mut rows = held_rows;
+                for mut part in parts {
+                    rows.extend(part.take().map_err(|e| self.flush_bug(e))?);
+                }
+                let bytes = rows.iter().map(taken_bytes).sum();
+                self.inner.held.lock().keep(key, since, rows, bytes);
+                continue;
+            }
+            let merged = match flush::merge_parts(held_rows, parts) {
+                Ok(Some(merged)) => merged,
+                Ok(None) => {
+                    // Held after a restart, but none of its lines came back from the WAL.
+                    written.push((key, since, None));
+                    continue;
+                }
+                Err(e) => return Err(self.flush_bug(e)),
+            };
+            match flush::write_job(&settings, ids, key.0, &key.1, &merged).await {
+                Ok(entries) => {
+                    files.extend(entries);
+                    written.push((key, since, Some(merged)));
+                }
+                Err(e) => {
+                    failed += 1;
+                    self.hold_failed(key, since, merged, e.to_string());
+                }
+            }
+        }
+        let retained = self.retained_for_manifest();
+        let committed = match manifest::commit(
+            self.inner.store.as_ref(),
+            &self.inner.config.manifest_prefix,
+            through,
+            files.clone(),
+            retained,
+        )
+        .await
+        {
+            Ok(()) => Ok(()),
+            // A commit reported as failed may still have landed (a reply lost after the
+            // write): then it stands, and deleting its files would lose rows.
+            Err(e) => match manifest::exists(
+                self.inner.store.as_ref(),
+                &self.inner.config.manifest_prefix,
+                through,
+            )
+            .await
+            {
+                true => Ok(()),
+                false => Err(e),
+            },
+        };
+        if let Err(e) = committed {
+            // Nothing of this flush is durable: its files are orphans, its rows held.
+            for f in &files {
+                let _ = self.inner.store.delete(&Path::from(f.path.as_str())).await;
+            }
+            for (key, since, merged) in written {
+                if let Some(merged) = merged {
+                    self.hold_failed(key, since, merged, format!("writing the manifest: {e}"));
+                }
+            }
+            self.inner
+                .flush_stats
+                .failures
+                .fetch_add(1, Ordering::Relaxed);
+            self.note_held_bytes();
+            tracing::error!(error = %e, "writing the flush manifest failed; every table of this flush is held and retried (its rows are safe in the WAL)");
+            return Ok(());
+        }
+        *self.inner.committed_through.lock() = Some(through);
+        let n = files.len();
+        self.inner.files.lock().extend(files);
+        let oldest_held = {
+            let mut held = self.inner.held.lock();
+            for (key, _, _) in &written {
+                held.flushed(key);
+            }
+            held.oldest_since()
+        };
+        self.note_held_bytes();
+        let deleted = match release_point(Some(through), oldest_held) {
+            Some(upto) => match wal::release_through(&self.inner.config.wal_dir, upto) {
+                Ok(n) => n,
+                Err(e) => {
+                    // The segments stay; a later flush or start-up releases them.
+                    tracing::warn!(error = %e, "releasing WAL segments failed");
+                    0
+                }
+            },
+            None => 0,
+        };
+        self.inner
+            .flush_stats
+            .flushes
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::info!(
+            reason,
+            rows,
+            files = n,
+            tables_held = failed,
+            wal_segments_deleted = deleted,
+            ms = started.elapsed().as_millis() as u64,
+            "flush done"
+        );
+        Ok(())
+    }
+
+    /// Holds a table's rows after a failed attempt, and says so.
+    fn hold_failed(&self, key: held::TableKey, since: u64, rows: Taken, error: String) {
+        let bytes = taken_bytes(&rows);
+        let n = rows.batch.num_rows();
+        let failures =
+            self.inner
+                .held
+                .lock()
+                .failed(key.clone(), since, rows, bytes, error.clone());
+        self.inner
+            .flush_stats
+            .table_failures
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::error!(
+            bucket = %key.0,
+            measurement = %layout::short_name(&key.1),
+            rows = n,
+            failures,
+            error,
+            "flushing a table failed; its rows stay in memory and in the WAL, and are retried"
+        );
+        self.note_held_bytes();
+    }
+
+    fn note_held_bytes(&self) {
+        let bytes = self.inner.held.lock().bytes();
+        self.inner.held_bytes.store(bytes, Ordering::Relaxed);
+    }
+
+    /// What the next manifest records of the held tables.
+    fn retained_for_manifest(&self) -> Vec<manifest::Retained> {
+        self.inner
+            .held
+            .lock()
+            .retained()
+            .into_iter()
+            .map(|((bucket, measurement), since)| manifest::Retained {
+                bucket: bucket.0,
+                measurement,
+                since,
+            })
+            .collect()
+    }
+
+    /// A bug in a flush: the rows it held are gone from memory (they are in the WAL), so no
+    /// later flush may release segments past them. Refuse writes until a restart replays them.
+    fn flush_bug(&self, e: EngineError) -> EngineError {
+        self.inner.flush_failed.store(true, Ordering::SeqCst);
+        self.inner
+            .flush_stats
+            .failures
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::error!(error = %e, "flush failed on a bug; refusing writes until restart (data is safe in the WAL)");
+        e
+    }
+}
+
+/// The newest WAL segment that may be released: every one up to the newest manifest's, but
+/// none a held table still needs.
+pub(crate) fn release_point(covered: Option<u64>, oldest_held: Option<u64>) -> Option<u64> {
+    match oldest_held {
+        Some(since) => covered.min(since.checked_sub(1)),
+        None => covered,
+    }
+}
+
+/// Memory a batch holds (what held rows count against `max_buffer_bytes`).
+fn taken_bytes(t: &Taken) -> usize {
+    use arrow::array::Array;
+    t.batch.get_array_memory_size() + t.seq.get_array_memory_size()
+}
