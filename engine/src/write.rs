@@ -70,12 +70,24 @@ impl Accepted {
     }
 }
 
+/// A line that needs columns the catalog lacks: its span, line number, and the pass number it
+/// is appended with once they exist — between those of the lines around it, so that "last
+/// write wins" still follows the body's order.
+type Deferred = (std::ops::Range<usize>, usize, u64);
+
+/// Pass numbers a first pass over `bytes` of body may use: one per run of lines between
+/// deferred lines, one per deferred line (a line is at least two bytes with its newline, so
+/// this is more than enough). Reserved as a block: at a GiB of bodies a second the 64-bit
+/// counter lasts centuries.
+fn seq_block(bytes: usize) -> u64 {
+    2 * bytes as u64 + 1
+}
+
 /// What the first pass over (a part of) a body did.
 pub(crate) struct Pass {
     outcome: WriteOutcome,
     accepted: Accepted,
-    /// Lines that need columns the catalog lacks: (span, line number).
-    deferred: Vec<(std::ops::Range<usize>, usize)>,
+    deferred: Vec<Deferred>,
     flush_wanted: bool,
 }
 
@@ -145,17 +157,18 @@ impl Engine {
         }
         let mut outcome = pass.outcome;
         let mut flush_wanted = pass.flush_wanted;
-        // Lines that need new columns wait until the catalog has them: (span, line number).
+        // Lines that need new columns wait until the catalog has them.
         let deferred = pass.deferred;
         if !deferred.is_empty() {
             self.add_columns_for(&req, opts, &deferred).await?;
             let _epoch = self.inner.epoch.read();
-            let deferred_bytes = deferred.iter().map(|(span, _)| span.len() + 1).sum();
+            let deferred_bytes = deferred.iter().map(|(span, _, _)| span.len() + 1).sum();
             let mut accepted = Accepted::for_request(&req, default_ns, deferred_bytes);
             // The catalog changed: look schemas up afresh.
             let mut cursor = new_cursor();
             cursor.begin(&self.inner);
-            for (span, line_no) in &deferred {
+            for (span, line_no, seq) in &deferred {
+                cursor.set_seq(*seq);
                 let Some(line) = reparse(req.body, span, opts) else {
                     return Err(EngineError::Internal(
                         "a deferred line no longer parses".into(),
@@ -244,14 +257,20 @@ impl Engine {
                 ),
             ),
             _ => {
-                let seq = self.inner.write_seq.fetch_add(1, Ordering::Relaxed);
+                let seq = self
+                    .inner
+                    .write_seq
+                    .fetch_add(seq_block(req.body.len()), Ordering::Relaxed);
                 return self.pass(req, opts, default_ns, &whole(), seq, req.body.len());
             }
         };
-        let first_seq = self
-            .inner
-            .write_seq
-            .fetch_add(chunks.len() as u64, Ordering::Relaxed);
+        let mut seqs = Vec::with_capacity(chunks.len());
+        let mut block = 0;
+        for chunk in &chunks {
+            seqs.push(block);
+            block += seq_block(chunk.range.len());
+        }
+        let first_seq = self.inner.write_seq.fetch_add(block, Ordering::Relaxed);
         let slots: Vec<Mutex<Option<Result<Pass>>>> =
             chunks.iter().map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
@@ -266,7 +285,8 @@ impl Engine {
             } else {
                 chunk.range.len()
             };
-            let pass = self.pass(req, opts, default_ns, chunk, first_seq + k as u64, room);
+            let seq = first_seq + seqs.get(k).copied().unwrap_or_default();
+            let pass = self.pass(req, opts, default_ns, chunk, seq, room);
             *slot.lock() = Some(pass);
         };
         pool.in_place_scope(|scope| {
@@ -328,7 +348,10 @@ impl Engine {
                     pass.outcome.written += 1;
                     pass.accepted.push(req.body, line.span.clone());
                 }
-                Ok(Applied::NeedsColumns) => pass.deferred.push((line.span.clone(), line.line_no)),
+                Ok(Applied::NeedsColumns) => {
+                    let seq = cursor.defer();
+                    pass.deferred.push((line.span.clone(), line.line_no, seq));
+                }
                 Ok(Applied::Rejected(reason)) => {
                     pass.outcome
                         .reject(req.body, line.line_no, None, line.span.clone(), reason)
@@ -385,10 +408,10 @@ impl Engine {
         &self,
         req: &WriteRequest<'_>,
         opts: ParseOptions,
-        deferred: &[(std::ops::Range<usize>, usize)],
+        deferred: &[Deferred],
     ) -> Result<()> {
         let mut wanted: BTreeMap<String, Vec<(String, ColumnType)>> = BTreeMap::new();
-        for (span, _) in deferred {
+        for (span, _, _) in deferred {
             let Some(line) = reparse(req.body, span, opts) else {
                 continue;
             };
