@@ -85,6 +85,18 @@ impl TagColumn {
         self.take_keys(0, values)
     }
 
+    /// The rows so far as an array, leaving the column as it is (a snapshot's copy).
+    fn finish_cloned(&self) -> ArrayRef {
+        let keys = arrow::array::Int32Array::new(
+            self.keys.clone().into(),
+            self.nulls
+                .as_ref()
+                .map(|n| arrow::buffer::NullBuffer::new(n.finish_cloned())),
+        );
+        let values = arrow::array::StringArray::from_iter_values(&self.values);
+        dictionary(keys, values)
+    }
+
     /// An empty column with room for `rows` rows and as many distinct values as this one.
     fn fresh(&self, rows: usize) -> Self {
         TagColumn {
@@ -118,14 +130,18 @@ impl TagColumn {
                 .take()
                 .map(|mut n| arrow::buffer::NullBuffer::new(n.finish())),
         );
-        // Keys are in range by construction; a failure here is a bug, reported as an empty column
-        // of the right length rather than a panic.
-        match arrow::array::DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)) {
-            Ok(a) => Arc::new(a),
-            Err(e) => {
-                tracing::error!(error = %e, "building a tag column failed");
-                arrow::array::new_null_array(&arrow_type(ColumnType::Tag), 0)
-            }
+        dictionary(keys, values)
+    }
+}
+
+fn dictionary(keys: arrow::array::Int32Array, values: arrow::array::StringArray) -> ArrayRef {
+    // Keys are in range by construction; a failure here is a bug, reported as an empty column
+    // rather than a panic (building the batch then fails on the length, as an error).
+    match arrow::array::DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)) {
+        Ok(a) => Arc::new(a),
+        Err(e) => {
+            tracing::error!(error = %e, "building a tag column failed");
+            arrow::array::new_null_array(&arrow_type(ColumnType::Tag), 0)
         }
     }
 }
@@ -182,6 +198,17 @@ impl Builder {
             Builder::Unsigned(b) => b.append_nulls(n),
             Builder::String(b) => b.append_nulls(n),
             Builder::Boolean(b) => b.append_nulls(n),
+        }
+    }
+
+    fn finish_cloned(&self) -> ArrayRef {
+        match self {
+            Builder::Tag(b) => b.finish_cloned(),
+            Builder::Float(b) => Arc::new(b.finish_cloned()),
+            Builder::Integer(b) => Arc::new(b.finish_cloned()),
+            Builder::Unsigned(b) => Arc::new(b.finish_cloned()),
+            Builder::String(b) => Arc::new(b.finish_cloned()),
+            Builder::Boolean(b) => Arc::new(b.finish_cloned()),
         }
     }
 
@@ -387,7 +414,8 @@ pub struct TableBuffer {
 }
 
 /// A buffer's rows as one batch, plus the write pass of every row (see [`TableBuffer::take`]).
-#[derive(Debug)]
+/// Cloning shares the arrays.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Taken {
     /// Columns: tags by name, fields by name, then time.
     pub batch: RecordBatch,
@@ -557,22 +585,70 @@ impl TableBuffer {
         Ok(out)
     }
 
+    /// Every buffered row as batches in arrival order, as [`Self::take`] gives them, but
+    /// leaving the buffer as it is: sealed chunks are shared, the builders' rows copied.
+    pub fn snapshot(&self) -> Result<Vec<Taken>> {
+        let mut out = self.sealed.clone();
+        if self.rows > 0 {
+            let order = self.column_order();
+            let arrays = order
+                .iter()
+                .filter_map(|&i| self.columns.get(i))
+                .map(|c| c.builder.finish_cloned())
+                .collect();
+            out.push(self.batch_of(&order, arrays, self.time.finish_cloned())?);
+        }
+        Ok(out)
+    }
+
+    /// Column indexes in batch order: tags by name, then fields by name.
+    fn column_order(&self) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.columns.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (ca, cb) = (&self.columns[a], &self.columns[b]);
+            (ca.ty != ColumnType::Tag, &ca.name).cmp(&(cb.ty != ColumnType::Tag, &cb.name))
+        });
+        order
+    }
+
+    /// The builders' rows as a batch of `arrays` (in `order`) and `time`, with each row's pass.
+    fn batch_of(
+        &self,
+        order: &[usize],
+        mut arrays: Vec<ArrayRef>,
+        time: arrow::array::TimestampNanosecondArray,
+    ) -> Result<Taken> {
+        let mut fields: Vec<Field> = order
+            .iter()
+            .filter_map(|&i| self.columns.get(i))
+            .map(|c| Field::new(&c.name, arrow_type(c.ty), true))
+            .collect();
+        fields.push(Field::new(TIME_COLUMN, time_type(), false));
+        arrays.push(Arc::new(time) as ArrayRef);
+        let mut seq = arrow::array::UInt64Builder::with_capacity(self.rows);
+        let mut from = 0;
+        for &(s, end) in &self.runs {
+            seq.append_value_n(s, end - from);
+            from = end;
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+            .map_err(|e| EngineError::Internal(format!("building a batch: {e}")))?;
+        Ok(Taken {
+            batch,
+            seq: seq.finish(),
+        })
+    }
+
     /// The builders' rows as one batch; the builders are replaced by empty ones with room for
     /// `capacity` rows.
     fn finish_builders(&mut self, capacity: usize) -> Result<Option<Taken>> {
         if self.rows == 0 {
             return Ok(None);
         }
-        let mut order: Vec<usize> = (0..self.columns.len()).collect();
-        order.sort_by(|&a, &b| {
-            let (ca, cb) = (&self.columns[a], &self.columns[b]);
-            (ca.ty != ColumnType::Tag, &ca.name).cmp(&(cb.ty != ColumnType::Tag, &cb.name))
-        });
-        let mut fields = Vec::with_capacity(order.len() + 1);
+        let order = self.column_order();
         let mut arrays = Vec::with_capacity(order.len() + 1);
-        for i in order {
+        for &i in &order {
             let col = &mut self.columns[i];
-            fields.push(Field::new(&col.name, arrow_type(col.ty), true));
             arrays.push(match (&mut col.builder, capacity) {
                 (_, 0) => std::mem::replace(&mut col.builder, Builder::new(col.ty)).finish(),
                 (Builder::Tag(t), _) => t.seal(capacity),
@@ -582,25 +658,14 @@ impl TableBuffer {
                 }
             });
         }
-        fields.push(Field::new(TIME_COLUMN, time_type(), false));
         let mut time = std::mem::replace(
             &mut self.time,
             TimestampNanosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
         );
-        arrays.push(Arc::new(time.finish()) as ArrayRef);
-        let mut seq = arrow::array::UInt64Builder::with_capacity(self.rows);
-        let mut from = 0;
-        for (s, end) in self.runs.drain(..) {
-            seq.append_value_n(s, end - from);
-            from = end;
-        }
+        let taken = self.batch_of(&order, arrays, time.finish());
+        self.runs.clear();
         self.rows = 0;
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-            .map_err(|e| EngineError::Internal(format!("building a batch: {e}")))?;
-        Ok(Some(Taken {
-            batch,
-            seq: seq.finish(),
-        }))
+        taken.map(Some)
     }
 }
 
@@ -727,7 +792,12 @@ mod chunk_tests {
             u64::MAX,
         )
         .expect("append");
+        // A snapshot reads the same rows as a take, and leaves them: twice, then the take.
+        let seen = buf.snapshot().expect("snapshot");
+        assert_eq!(buf.snapshot().expect("snapshot again"), seen);
+        assert_eq!(buf.rows(), total + 1);
         let parts = buf.take().expect("take");
+        assert_eq!(parts, seen);
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[0].batch.num_rows(), CHUNK_ROWS);
         assert_eq!(parts[1].batch.num_rows(), CHUNK_ROWS);
@@ -752,16 +822,9 @@ mod chunk_tests {
             }
         }
         assert_eq!(parts[2].seq.value(10), u64::MAX);
-        let merged = crate::flush::merge_parts(
-            Vec::new(),
-            vec![TableBuffer {
-                sealed: parts,
-                sealed_rows: total + 1,
-                ..TableBuffer::default()
-            }],
-        )
-        .expect("merge")
-        .expect("rows");
+        let merged = crate::flush::merge_rows(parts)
+            .expect("merge")
+            .expect("rows");
         assert_eq!(merged.batch.num_rows(), total + 1);
         let late_col = merged.batch.column_by_name("late").expect("late column");
         assert_eq!(late_col.null_count(), total);

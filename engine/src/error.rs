@@ -30,6 +30,15 @@ pub enum EngineError {
     /// Reading or writing the WAL failed.
     #[error("WAL: {0}")]
     Wal(String),
+    /// Stored state (a manifest, a WAL segment, a Parquet file) cannot be read as written.
+    /// Nothing is deleted or rewritten because of it.
+    #[error("{path} is corrupt: {source}")]
+    Corrupt {
+        /// The object or file.
+        path: String,
+        /// What was wrong with it.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A bug: an invariant did not hold.
     #[error("internal error: {0}")]
     Internal(String),

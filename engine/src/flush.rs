@@ -16,7 +16,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-use crate::buffer::{TableBuffer, Taken, TIME_COLUMN};
+use crate::buffer::{Taken, TIME_COLUMN};
 use crate::layout;
 use crate::manifest::FileEntry;
 use crate::{EngineError, Result};
@@ -27,15 +27,6 @@ const PART_BYTES: usize = 8 * 1024 * 1024;
 /// Attempts per file within one flush; a table that still fails is held and retried by a
 /// later flush, with back-off (see `lib.rs`), so other tables never wait long behind it.
 const ATTEMPTS_MAX: u32 = 2;
-
-/// One measurement's rows to write: the buffers taken from its shards (turned into Arrow
-/// arrays here, on the flush thread, not while writers wait for the flush to take them).
-#[derive(Debug)]
-pub(crate) struct FlushJob {
-    pub(crate) bucket: BucketId,
-    pub(crate) measurement: String,
-    pub(crate) parts: Vec<TableBuffer>,
-}
 
 /// Counters the flusher keeps (for `/metrics`).
 #[derive(Debug, Default)]
@@ -88,7 +79,7 @@ impl FileIds {
     }
 }
 
-/// Writes one measurement's rows (merged, see [`merge_parts`]) as one file per UTC day;
+/// Writes one measurement's rows (merged, see [`merge_rows`]) as one file per UTC day;
 /// returns what the manifest records. On failure, the files this call already wrote are
 /// deleted (best effort: start-up deletes any file no manifest names) and the rows are the
 /// caller's to keep.
@@ -269,16 +260,11 @@ fn time_column(batch: &RecordBatch) -> Result<&TimestampNanosecondArray> {
         .ok_or_else(|| EngineError::Internal("batch without a time column".into()))
 }
 
-/// The rows of a measurement's shards as one batch: the union of their columns (a column a
-/// shard lacks reads as null there), in the buffers' order (tags by name, fields by name, time).
-/// `held` are rows of earlier flushes that failed, older than every row in `parts`.
-pub(crate) fn merge_parts(held: Vec<Taken>, parts: Vec<TableBuffer>) -> Result<Option<Taken>> {
+/// A measurement's batches (its shards', and those held from failed flushes) as one batch: the
+/// union of their columns (a column a batch lacks reads as null there), in the buffers' order
+/// (tags by name, fields by name, time). Row order is kept; the pass numbers order writes.
+pub(crate) fn merge_rows(mut taken: Vec<Taken>) -> Result<Option<Taken>> {
     let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
-    let mut taken = held;
-    taken.reserve(parts.len());
-    for mut part in parts {
-        taken.extend(part.take()?);
-    }
     if taken.len() <= 1 {
         return Ok(taken.pop());
     }
@@ -530,7 +516,7 @@ mod tests {
             buf.append_row([(t, tag)].into_iter(), fields.into_iter(), time, 1)
                 .expect("append");
         }
-        let taken = merge_parts(Vec::new(), vec![buf])
+        let taken = merge_rows(buf.take().expect("take"))
             .expect("merge")
             .expect("rows");
         let (out, _) = sort_for_files(&taken).expect("sort");
@@ -589,7 +575,7 @@ mod tests {
             .expect("append");
         {
             // Shard a first: position order alone would let pass 1 win (h1, 5).
-            let merged = merge_parts(Vec::new(), vec![a, b])
+            let merged = merge_rows([a.take().expect("take"), b.take().expect("take")].concat())
                 .expect("merge")
                 .expect("rows");
             let names: Vec<_> = merged
@@ -711,7 +697,7 @@ mod tests {
             .expect("append");
             expected_rows += 1;
         }
-        let taken = merge_parts(Vec::new(), vec![buf])
+        let taken = merge_rows(buf.take().expect("take"))
             .expect("merge")
             .expect("rows");
         let (out, runs) = sort_for_files(&taken).expect("sort");

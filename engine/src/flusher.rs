@@ -9,9 +9,9 @@ use crossbeam::channel::{Receiver, RecvTimeoutError, Sender};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
+use crate::held::TableKey;
 use crate::{
-    flush, held, layout, manifest, now_ns, sched, wal, Engine, EngineError, FlushProblem, Result,
-    TableBuffer, Taken,
+    flush, layout, manifest, now_ns, sched, wal, Engine, EngineError, FlushProblem, Result, Taken,
 };
 
 /// How often the flush thread looks for files past their bucket's retention.
@@ -59,6 +59,9 @@ impl Engine {
                     let msg = kick_rx.recv_timeout(period);
                     let Some(inner) = weak.upgrade() else { return };
                     let engine = Engine { inner };
+                    if engine.inner.visible.lock().retired_count() > 0 {
+                        rt.block_on(engine.delete_retired());
+                    }
                     match msg {
                         Ok(Kick::Stop(done)) => {
                             let _ = done.send(engine.flush(&rt, &ids, "shutdown", true));
@@ -97,13 +100,17 @@ impl Engine {
 
     /// Whether a held table is due for another attempt.
     fn held_due(&self) -> bool {
-        self.inner.held.lock().any_due(std::time::Instant::now())
+        self.inner
+            .visible
+            .lock()
+            .held
+            .any_due(std::time::Instant::now())
     }
 
     /// The tables whose flush is failing (their rows are held in memory and the WAL, and
     /// retried with back-off).
     pub fn flush_problems(&self) -> Vec<FlushProblem> {
-        self.inner.held.lock().problems()
+        self.inner.visible.lock().held.problems()
     }
 
     /// One flush: rotate + take (exclusive epoch), write files, manifest, delete WAL segments.
@@ -129,7 +136,7 @@ impl Engine {
         let (rotation, jobs) = {
             let _epoch = self.inner.epoch.write();
             let held_due = {
-                let held = self.inner.held.lock();
+                let held = &self.inner.visible.lock().held;
                 match retry_all {
                     true => !held.is_empty(),
                     false => held.any_due(std::time::Instant::now()),
@@ -170,35 +177,40 @@ impl Engine {
         result
     }
 
-    /// Every buffer's rows, as flush jobs, leaving the buffers empty. Only pointer swaps:
-    /// turning the buffers into Arrow arrays happens in [`Self::persist`], so writers (who
-    /// wait while a flush holds the epoch lock) wait for this, not for the flush.
-    pub(crate) fn take_buffers(&self) -> Vec<flush::FlushJob> {
-        let mut jobs = Vec::new();
+    /// Moves every buffer's rows to the flush in progress ([`crate::visible::Visible::begin_flush`]), leaving
+    /// the buffers empty, and returns their tables. Only pointer swaps: turning the buffers
+    /// into Arrow arrays happens in [`Self::persist`], so writers (who wait while a flush holds
+    /// the epoch lock) wait for this, not for the flush.
+    pub(crate) fn take_buffers(&self) -> Vec<TableKey> {
+        let mut taken = Vec::new();
         for bucket in &self.inner.buffers {
             for table in bucket.value().iter() {
                 let parts = table.value().take_all();
                 if !parts.is_empty() {
-                    jobs.push(flush::FlushJob {
-                        bucket: *bucket.key(),
-                        measurement: table.key().clone(),
-                        parts,
-                    });
+                    taken.push(((*bucket.key(), table.key().clone()), parts));
                 }
             }
         }
         self.inner.buffered_bytes.store(0, Ordering::SeqCst);
-        jobs
+        let mut visible = self.inner.visible.lock();
+        taken
+            .into_iter()
+            .map(|(key, parts)| {
+                visible.begin_flush(key.clone(), parts);
+                key
+            })
+            .collect()
     }
 
-    /// Writes each table's Parquet files (the jobs' rows and those held from failed flushes),
-    /// then the manifest saying WAL segments up to `through` are in Parquet but for the tables
-    /// still held, then releases the segments no held table needs. A table whose files cannot
-    /// be written is held and retried later (`held`); the others go on. `Err` only for a bug,
-    /// which poisons the engine.
+    /// Writes each table's Parquet files (the rows taken from the buffers and those held from
+    /// failed flushes), then the manifest saying WAL segments up to `through` are in Parquet
+    /// but for the tables still held, then releases the segments no held table needs. A table
+    /// whose files cannot be written is held and retried later (`held`); the others go on.
+    /// Readers see every row all along ([`crate::visible`]). `Err` only for a bug, which poisons the
+    /// engine.
     pub(crate) async fn persist(
         &self,
-        jobs: Vec<flush::FlushJob>,
+        taken: Vec<TableKey>,
         through: u64,
         ids: &flush::FileIds,
         reason: &str,
@@ -207,23 +219,14 @@ impl Engine {
     ) -> Result<()> {
         let now = std::time::Instant::now();
         let first_new = self.inner.committed_through.lock().map_or(0, |t| t + 1);
-        let mut work: Vec<(held::TableKey, Vec<TableBuffer>)> = jobs
-            .into_iter()
-            .map(|j| ((j.bucket, j.measurement), j.parts))
-            .collect();
-        for key in self.inner.held.lock().keys() {
-            if !work.iter().any(|(k, _)| *k == key) {
-                work.push((key, Vec::new()));
+        let mut work = taken;
+        for key in self.inner.visible.lock().held.keys() {
+            if !work.contains(&key) {
+                work.push(key);
             }
         }
-        let rows: usize = work
-            .iter()
-            .flat_map(|(_, parts)| parts)
-            .map(TableBuffer::rows)
-            .sum();
         tracing::info!(
             reason,
-            rows,
             tables = work.len(),
             wal_segment = through,
             "flush started"
@@ -236,24 +239,23 @@ impl Engine {
         };
         let mut files = Vec::new();
         // Tables whose files were written: held again if the manifest fails.
-        let mut written: Vec<(held::TableKey, u64, Option<Taken>)> = Vec::new();
+        let mut written: Vec<(TableKey, u64, Option<Taken>)> = Vec::new();
         let mut failed = 0usize;
-        for (key, parts) in work {
-            let (since, due, held_rows) = {
-                let mut held = self.inner.held.lock();
-                let due = retry_all || held.is_due(&key, now);
-                (held.since(&key, first_new), due, held.take_rows(&key))
-            };
-            if !due {
-                let mut rows = held_rows;
-                for mut part in parts {
-                    rows.extend(part.take().map_err(|e| self.flush_bug(e))?);
+        let mut rows = 0usize;
+        for key in work {
+            let (since, rows_of_key) = {
+                let mut visible = self.inner.visible.lock();
+                let since = visible.held.since(&key, first_new);
+                if !(retry_all || visible.held.is_due(&key, now)) {
+                    visible
+                        .postpone(key, since)
+                        .map_err(|e| self.flush_bug(e))?;
+                    continue;
                 }
-                let bytes = rows.iter().map(taken_bytes).sum();
-                self.inner.held.lock().keep(key, since, rows, bytes);
-                continue;
-            }
-            let merged = match flush::merge_parts(held_rows, parts) {
+                let rows = visible.attempt_rows(&key).map_err(|e| self.flush_bug(e))?;
+                (since, rows)
+            };
+            let merged = match flush::merge_rows(rows_of_key) {
                 Ok(Some(merged)) => merged,
                 Ok(None) => {
                     // Held after a restart, but none of its lines came back from the WAL.
@@ -262,6 +264,7 @@ impl Engine {
                 }
                 Err(e) => return Err(self.flush_bug(e)),
             };
+            rows += merged.batch.num_rows();
             match flush::write_job(&settings, ids, key.0, &key.1, &merged).await {
                 Ok(entries) => {
                     files.extend(entries);
@@ -317,13 +320,11 @@ impl Engine {
         }
         *self.inner.committed_through.lock() = Some(through);
         let n = files.len();
-        self.inner.files.lock().extend(files);
         let oldest_held = {
-            let mut held = self.inner.held.lock();
-            for (key, _, _) in &written {
-                held.flushed(key);
-            }
-            held.oldest_since()
+            let flushed: Vec<TableKey> = written.into_iter().map(|(key, _, _)| key).collect();
+            let mut visible = self.inner.visible.lock();
+            visible.commit(files, &flushed);
+            visible.held.oldest_since()
         };
         self.note_held_bytes();
         let deleted = match release_point(Some(through), oldest_held) {
@@ -354,14 +355,13 @@ impl Engine {
     }
 
     /// Holds a table's rows after a failed attempt, and says so.
-    fn hold_failed(&self, key: held::TableKey, since: u64, rows: Taken, error: String) {
-        let bytes = taken_bytes(&rows);
+    fn hold_failed(&self, key: TableKey, since: u64, rows: Taken, error: String) {
         let n = rows.batch.num_rows();
-        let failures =
-            self.inner
-                .held
-                .lock()
-                .failed(key.clone(), since, rows, bytes, error.clone());
+        let failures = self
+            .inner
+            .visible
+            .lock()
+            .hold(key.clone(), since, rows, error.clone());
         self.inner
             .flush_stats
             .table_failures
@@ -378,15 +378,16 @@ impl Engine {
     }
 
     fn note_held_bytes(&self) {
-        let bytes = self.inner.held.lock().bytes();
+        let bytes = self.inner.visible.lock().held.bytes();
         self.inner.held_bytes.store(bytes, Ordering::Relaxed);
     }
 
     /// What the next manifest records of the held tables.
     fn retained_for_manifest(&self) -> Vec<manifest::Retained> {
         self.inner
-            .held
+            .visible
             .lock()
+            .held
             .retained()
             .into_iter()
             .map(|((bucket, measurement), since)| manifest::Retained {
@@ -417,10 +418,4 @@ pub(crate) fn release_point(covered: Option<u64>, oldest_held: Option<u64>) -> O
         Some(since) => covered.min(since.checked_sub(1)),
         None => covered,
     }
-}
-
-/// Memory a batch holds (what held rows count against `max_buffer_bytes`).
-fn taken_bytes(t: &Taken) -> usize {
-    use arrow::array::Array;
-    t.batch.get_array_memory_size() + t.seq.get_array_memory_size()
 }

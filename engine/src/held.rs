@@ -115,15 +115,18 @@ impl Held {
         self.tables.keys().cloned().collect()
     }
 
-    /// Takes `key`'s held rows (for an attempt), leaving its bookkeeping.
-    pub(crate) fn take_rows(&mut self, key: &TableKey) -> Vec<Taken> {
-        match self.tables.get_mut(key) {
-            Some(t) => {
-                t.bytes = 0;
-                std::mem::take(&mut t.rows)
-            }
-            None => Vec::new(),
-        }
+    /// `key`'s held rows (shared, for an attempt: they stay held, and visible to readers,
+    /// until a manifest names a file with them).
+    pub(crate) fn rows(&self, key: &TableKey) -> Vec<Taken> {
+        self.tables
+            .get(key)
+            .map(|t| t.rows.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every held table's rows (for a snapshot).
+    pub(crate) fn all_rows(&self) -> impl Iterator<Item = (&TableKey, &[Taken])> {
+        self.tables.iter().map(|(k, t)| (k, t.rows.as_slice()))
     }
 
     /// The segment the rows of `key` taken now start in: its held `since`, or `first_new`.
@@ -146,7 +149,8 @@ impl Held {
         t.bytes += bytes;
     }
 
-    /// Records a failed attempt: the rows are held and retried after a back-off.
+    /// Records a failed attempt: `rows` (what was held for `key` and what the attempt added,
+    /// merged) are held instead, and retried after a back-off.
     pub(crate) fn failed(
         &mut self,
         key: TableKey,
@@ -156,11 +160,17 @@ impl Held {
         error: String,
     ) -> u32 {
         let now = Instant::now();
-        self.keep(key.clone(), since, vec![rows], bytes);
-        let t = match self.tables.get_mut(&key) {
-            Some(t) => t,
-            None => return 0,
-        };
+        let t = self.tables.entry(key).or_insert_with(|| HeldTable {
+            rows: Vec::new(),
+            bytes: 0,
+            since,
+            failures: 0,
+            retry_at: now,
+            error: String::new(),
+        });
+        t.since = t.since.min(since);
+        t.rows = vec![rows];
+        t.bytes = bytes;
         t.failures += 1;
         let shift = t.failures.saturating_sub(1).min(16);
         t.retry_at = now + (BACKOFF_MIN * (1u32 << shift)).min(BACKOFF_MAX);
@@ -248,16 +258,18 @@ mod tests {
         assert!(!held.is_due(&key("a"), now));
         assert!(held.is_due(&key("b"), now));
         assert!(held.is_due(&key("a"), Instant::now() + BACKOFF_MIN));
-        // A second failure holds more rows, keeps segment 5, and waits twice as long.
-        let taken = held.take_rows(&key("a"));
-        assert_eq!(taken.len(), 1);
-        assert_eq!(held.failed(key("a"), 9, rows(2), 20, "boom".into()), 2);
-        held.keep(key("a"), 9, taken, 30);
+        // A second failure holds the rows of both attempts (merged), keeps segment 5, and
+        // waits twice as long.
+        assert_eq!(held.rows(&key("a")).len(), 1);
+        assert_eq!(held.failed(key("a"), 9, rows(5), 50, "boom".into()), 2);
+        assert_eq!(held.rows(&key("a")).len(), 1);
         assert_eq!(held.oldest_since(), Some(5));
         assert_eq!(held.bytes(), 50);
+        held.keep(key("a"), 9, vec![rows(1)], 10);
+        assert_eq!(held.bytes(), 60);
         let problems = held.problems();
         assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].rows, 5);
+        assert_eq!(problems[0].rows, 6);
         assert!(problems[0].retry_in > BACKOFF_MIN);
         assert!(held.covers(&key("a"), 5) && !held.covers(&key("a"), 4));
         held.flushed(&key("a"));

@@ -47,7 +47,9 @@ mod outcome;
 mod retention;
 mod sched;
 mod shards;
+mod snapshot;
 mod store;
+mod visible;
 mod wal;
 mod write;
 
@@ -71,6 +73,7 @@ pub use held::FlushProblem;
 pub use layout::{measurement_dir, short_name, MEASUREMENT_KEY};
 pub use manifest::FileEntry;
 pub use outcome::{unparseable, RejectReason, Rejection, WriteOutcome, REJECTIONS_KEPT};
+pub use snapshot::{Snapshot, SnapshotFile, SnapshotRequest, TableSnapshot};
 pub use store::SyncedLocalStore;
 pub use wal::{WalStats, SYNC_BUCKET_BOUNDS_MS};
 pub use write::WriteRequest;
@@ -105,16 +108,15 @@ struct Inner {
     /// are only in the WAL now. (A failing write of a table's files is not this: its rows are
     /// held, see `held`.)
     flush_failed: AtomicBool,
-    /// Tables whose flush failed, with their rows; only the flush thread changes it.
-    held: Mutex<held::Held>,
     /// Bytes of rows in `held`: they count against `max_buffer_bytes` like buffered ones.
     held_bytes: AtomicUsize,
     /// `wal_through` of the newest durable manifest.
     committed_through: Mutex<Option<u64>>,
     kick: Sender<Kick>,
     coordinator: Mutex<Option<JoinHandle<()>>>,
-    /// Every Parquet file the manifests name (minus those expired since start).
-    files: Mutex<Vec<FileEntry>>,
+    /// Rows out of the buffers: the flush in progress, held tables, files durable manifests
+    /// name. Lock order: `epoch`, then a shard, then this.
+    visible: Mutex<visible::Visible>,
     /// The flush thread's kernel id and whether it runs lowered ([`sched::to_background`])
     /// right now: a writer that sees the flush falling behind raises it again.
     flush_tid: AtomicI32,
@@ -155,7 +157,7 @@ impl Engine {
 
     /// Every Parquet file the manifests name.
     pub fn files(&self) -> Vec<FileEntry> {
-        self.inner.files.lock().clone()
+        self.inner.visible.lock().files().cloned().collect()
     }
 
     /// Flushes every buffer now and waits for it (what shutdown does, without stopping). Runs on

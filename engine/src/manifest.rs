@@ -1,8 +1,10 @@
 //! The manifest: which Parquet files hold acknowledged data. One record per completed flush,
 //! `manifest/<wal_through:020>.json`, written (create-only) after all of the flush's files and
-//! before the WAL segments it covers are deleted. A Parquet file no manifest names is an orphan
-//! of a flush that did not finish; its rows are still in the WAL, so start-up deletes it before
-//! replaying (otherwise they would exist twice).
+//! before the WAL segments it covers are deleted; and one per removal of files (retention),
+//! `manifest/removed-<ns:020>.json`, written before any of them is deleted. A Parquet file no
+//! record names, or one a removal names, is an orphan: of a flush that did not finish (its rows
+//! are still in the WAL, so start-up deletes it before replaying; otherwise they would exist
+//! twice), or of a removal that did not finish.
 
 use std::collections::HashSet;
 
@@ -13,7 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::{EngineError, Result};
 
+/// Flush records.
 const FORMAT_VERSION: u32 = 1;
+/// Removal records (no `wal_through`); an earlier build refuses them by version.
+const REMOVAL_VERSION: u32 = 2;
 
 /// One Parquet file, as the manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,12 +52,17 @@ pub(crate) struct Retained {
 pub(crate) struct ManifestRecord {
     pub(crate) version: u32,
     /// Every WAL segment up to and including this one is in Parquet, except the rows of the
-    /// `retained` tables.
-    pub(crate) wal_through: u64,
+    /// `retained` tables. Only in flush records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) wal_through: Option<u64>,
+    #[serde(default)]
     pub(crate) files: Vec<FileEntry>,
     /// Held tables (see `held`); absent in manifests of earlier builds, which had none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub(crate) retained: Vec<Retained>,
+    /// Paths of files no longer part of the data (removal records).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) removed: Vec<String>,
 }
 
 /// What the manifests say, loaded at start-up.
@@ -65,30 +75,79 @@ pub(crate) struct ManifestState {
     pub(crate) entries: Vec<FileEntry>,
 }
 
+/// Reads every record. `entries` come in commit order: flush records sort by their WAL
+/// segment, and removals only take files away.
 pub(crate) async fn load(store: &dyn ObjectStore, prefix: &Path) -> Result<ManifestState> {
-    let metas: Vec<_> = store.list(Some(prefix)).try_collect().await?;
+    let mut metas: Vec<_> = store.list(Some(prefix)).try_collect().await?;
+    metas.sort_by(|a, b| a.location.cmp(&b.location));
     let mut state = ManifestState::default();
+    let mut removed = HashSet::new();
     for meta in metas {
+        let corrupt = |source: Box<dyn std::error::Error + Send + Sync>| EngineError::Corrupt {
+            path: meta.location.to_string(),
+            source,
+        };
         let bytes = store.get(&meta.location).await?.bytes().await?;
-        let record: ManifestRecord = serde_json::from_slice(&bytes).map_err(|e| {
-            EngineError::Internal(format!("manifest {} is corrupt: {e}", meta.location))
-        })?;
-        if record.version != FORMAT_VERSION {
-            return Err(EngineError::Internal(format!(
-                "manifest {} has unknown version {}",
-                meta.location, record.version
-            )));
+        let record: ManifestRecord =
+            serde_json::from_slice(&bytes).map_err(|e| corrupt(Box::new(e)))?;
+        match (record.version, record.wal_through) {
+            (FORMAT_VERSION, Some(through)) => {
+                if state.wal_through < Some(through) {
+                    state.wal_through = Some(through);
+                    state.retained = record.retained;
+                }
+            }
+            (REMOVAL_VERSION, None) => {}
+            (version, _) => {
+                return Err(corrupt(
+                    format!("unknown manifest version {version}, or a field it lacks").into(),
+                ))
+            }
         }
-        if state.wal_through < Some(record.wal_through) {
-            state.wal_through = Some(record.wal_through);
-            state.retained = record.retained;
-        }
-        state
-            .files
-            .extend(record.files.iter().map(|f| f.path.clone()));
         state.entries.extend(record.files);
+        removed.extend(record.removed);
     }
+    state.entries.retain(|f| !removed.contains(&f.path));
+    state.files = state.entries.iter().map(|f| f.path.clone()).collect();
     Ok(state)
+}
+
+/// Records that `paths` are no longer part of the data (durable before any is deleted).
+pub(crate) async fn commit_removal(
+    store: &dyn ObjectStore,
+    prefix: &Path,
+    paths: Vec<String>,
+) -> Result<()> {
+    let record = ManifestRecord {
+        version: REMOVAL_VERSION,
+        wal_through: None,
+        files: Vec::new(),
+        retained: Vec::new(),
+        removed: paths,
+    };
+    let bytes = serde_json::to_vec(&record).map_err(|e| EngineError::Internal(e.to_string()))?;
+    let now = crate::now_ns();
+    // Unique by time; a clash (a clock step back) moves on to the next nanosecond.
+    for bump in 0..16 {
+        let path = prefix
+            .clone()
+            .join(format!("removed-{:020}.json", now.saturating_add(bump)).as_str());
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match store
+            .put_opts(&path, PutPayload::from(bytes.clone()), opts)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(object_store::Error::AlreadyExists { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(EngineError::Internal(
+        "no free name for a removal record".into(),
+    ))
 }
 
 pub(crate) async fn commit(
@@ -100,9 +159,10 @@ pub(crate) async fn commit(
 ) -> Result<()> {
     let record = ManifestRecord {
         version: FORMAT_VERSION,
-        wal_through,
+        wal_through: Some(wal_through),
         files,
         retained,
+        removed: Vec::new(),
     };
     let bytes = serde_json::to_vec(&record).map_err(|e| EngineError::Internal(e.to_string()))?;
     let path = path_of(prefix, wal_through);
@@ -136,7 +196,7 @@ pub(crate) async fn delete_orphans(
     let mut n = 0;
     for meta in metas {
         if !known.contains(meta.location.as_ref()) {
-            tracing::warn!(path = %meta.location, "deleting Parquet file of an unfinished flush (its rows are replayed from the WAL)");
+            tracing::warn!(path = %meta.location, "deleting a Parquet file no manifest names (of an unfinished flush, whose rows are replayed from the WAL, or of a finished removal)");
             store.delete(&meta.location).await?;
             n += 1;
         }

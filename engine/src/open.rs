@@ -12,6 +12,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::apply::{Applied, Cursor};
 use crate::flusher::release_point;
+use crate::visible::Visible;
 use crate::{
     flush, held, idle_poll, layout, manifest, wal, Engine, EngineConfig, EngineError, FlushStats,
     Inner, RejectReason, Result,
@@ -77,12 +78,11 @@ impl Engine {
                 flush_stats,
                 shutting_down: AtomicBool::new(false),
                 flush_failed: AtomicBool::new(false),
-                held: Mutex::new(held),
                 held_bytes: AtomicUsize::new(0),
                 committed_through: Mutex::new(manifests.wal_through),
                 kick: kick_tx,
                 coordinator: Mutex::new(None),
-                files: Mutex::new(manifests.entries),
+                visible: Mutex::new(Visible::new(manifests.entries, held)),
             }),
         };
         engine.replay(&segments, manifests.wal_through).await?;
@@ -136,7 +136,8 @@ impl Engine {
                 cursor.begin(&self.inner);
                 let mut line = Line::default();
                 let mut parser = Parser::new(&w.body, opts);
-                let held = self.inner.held.lock();
+                let visible = self.inner.visible.lock();
+                let held = &visible.held;
                 while let Some(parsed) = parser.next_into(&mut line) {
                     if filtered
                         && (parsed.is_err()
@@ -161,7 +162,7 @@ impl Engine {
                         }
                     }
                 }
-                drop(held);
+                drop(visible);
             }
             cursor.settle(&self.inner);
             // Not while replaying covered segments: a manifest for them exists already.

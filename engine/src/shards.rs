@@ -3,7 +3,7 @@
 //! Each write pass appends a measurement's rows to one shard, preferring the shard its thread
 //! is assigned (actix runs one worker thread per core, so workers get different shards) and
 //! moving on to the next free one if another thread holds it. A flush takes every shard and
-//! merges them (`flush::merge_parts`); the write-pass sequence numbers recorded with the rows
+//! merges them (`flush::merge_rows`); the write-pass sequence numbers recorded with the rows
 //! keep "last write wins" exact across shards.
 
 use std::cell::Cell;
@@ -115,6 +115,16 @@ impl Shards {
         self.bytes.store(0, Ordering::Relaxed);
         self.oldest_ns.store(0, Ordering::Relaxed);
         out
+    }
+
+    /// Every shard's rows as batches, leaving them (one shard locked at a time, as a writer
+    /// would: a pass never waits for a shard while holding another).
+    pub(crate) fn snapshot(&self) -> crate::Result<Vec<crate::Taken>> {
+        let mut out = Vec::new();
+        for s in self.shards.iter() {
+            out.extend(s.lock().snapshot()?);
+        }
+        Ok(out)
     }
 
     pub(crate) fn rows(&self) -> usize {

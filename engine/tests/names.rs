@@ -5,55 +5,19 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use arrow::array::{Array, AsArray};
-use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampNanosecondType, UInt64Type};
-use catalog::{Catalog, CatalogConfig};
-use engine::{Durability, Engine, EngineConfig, RejectReason, WriteRequest};
+use catalog::Catalog;
+use engine::{Engine, RejectReason, WriteRequest};
 use lp::{FieldValue, Line, Precision};
-use object_store::path::Path;
-use object_store::ObjectStore;
 use proptest::prelude::*;
+
+mod support;
 
 const BASE_NS: i64 = 1_700_000_000_000_000_000;
 const HOUR_NS: i64 = 3_600_000_000_000;
 
 async fn open(dir: &std::path::Path) -> (Engine, Arc<Catalog>) {
-    let store: Arc<dyn ObjectStore> = Arc::new(engine::SyncedLocalStore::new(dir).expect("store"));
-    let catalog = Arc::new(
-        Catalog::open(
-            Arc::clone(&store),
-            CatalogConfig {
-                prefix: Path::from("catalog"),
-                snapshot_every: 256,
-            },
-        )
-        .await
-        .expect("catalog"),
-    );
-    let engine = Engine::open(
-        EngineConfig {
-            parquet_prefix: Path::from("buckets"),
-            flush_table_bytes: usize::MAX,
-            flush_interval: Duration::from_secs(3600),
-            row_group_rows: 1024,
-            max_string_bytes: 65_536,
-            max_line_bytes: usize::MAX,
-            manifest_prefix: Path::from("manifest"),
-            wal_dir: dir.join("wal"),
-            max_buffer_bytes: usize::MAX,
-            durability: Durability::SyncedWal,
-            buffer_shards: 2,
-            apply_threads: 0,
-            idle_poll: Duration::ZERO,
-        },
-        store,
-        Arc::clone(&catalog),
-    )
-    .await
-    .expect("engine");
-    (engine, catalog)
+    support::open(dir, support::config(dir)).await
 }
 
 /// One point as text that compares equal however it was stored: measurement, tags and fields
@@ -98,63 +62,12 @@ fn expected(line: &Line<'_>) -> String {
 
 /// Every row of every file the manifests name, canonical.
 fn stored(dir: &std::path::Path, engine: &Engine) -> Vec<String> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let mut out = Vec::new();
     for f in engine.files() {
-        let file = std::fs::File::open(dir.join(&f.path)).expect("a named file exists");
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).expect("parquet");
-        let measurement = builder
-            .metadata()
-            .file_metadata()
-            .key_value_metadata()
-            .and_then(|kv| kv.iter().find(|k| k.key == engine::MEASUREMENT_KEY))
-            .and_then(|k| k.value.clone())
-            .expect("measurement metadata");
+        let (measurement, batches) = support::read_file(dir, &f);
         assert_eq!(measurement, f.measurement);
-        for batch in builder.build().expect("reader") {
-            let batch = batch.expect("batch");
-            let schema = batch.schema();
-            for row in 0..batch.num_rows() {
-                let (mut tags, mut fields, mut time) = (BTreeMap::new(), BTreeMap::new(), 0);
-                for (field, col) in schema.fields().iter().zip(batch.columns()) {
-                    if col.is_null(row) {
-                        continue;
-                    }
-                    let name = field.name().clone();
-                    match col.data_type() {
-                        DataType::Dictionary(_, _) => {
-                            let dict = col.as_any_dictionary();
-                            let key = dict.normalized_keys()[row];
-                            let values = dict.values().as_string::<i32>();
-                            tags.insert(name, values.value(key).to_owned());
-                        }
-                        DataType::Timestamp(_, _) => {
-                            time = col.as_primitive::<TimestampNanosecondType>().value(row);
-                        }
-                        DataType::Float64 => {
-                            let v = col.as_primitive::<Float64Type>().value(row);
-                            fields.insert(name, format!("f{:016x}", v.to_bits()));
-                        }
-                        DataType::Int64 => {
-                            let v = col.as_primitive::<Int64Type>().value(row);
-                            fields.insert(name, format!("i{v}"));
-                        }
-                        DataType::UInt64 => {
-                            let v = col.as_primitive::<UInt64Type>().value(row);
-                            fields.insert(name, format!("u{v}"));
-                        }
-                        DataType::Boolean => {
-                            fields.insert(name, format!("b{}", col.as_boolean().value(row)));
-                        }
-                        DataType::Utf8 => {
-                            let v = col.as_string::<i32>().value(row);
-                            fields.insert(name, format!("s{v:?}"));
-                        }
-                        other => panic!("unexpected column type {other}"),
-                    }
-                }
-                out.push(canonical(&measurement, &tags, &fields, time));
-            }
+        for row in batches.iter().flat_map(support::rows_of) {
+            out.push(canonical(&measurement, &row.tags, &row.fields, row.time));
         }
     }
     out

@@ -114,6 +114,7 @@ impl ResponseError for ApiError {
                 EngineError::Store(_)
                 | EngineError::Parquet(_)
                 | EngineError::Wal(_)
+                | EngineError::Corrupt { .. }
                 | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
