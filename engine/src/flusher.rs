@@ -10,6 +10,7 @@ use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
 use crate::held::TableKey;
+use crate::watch;
 use crate::{
     flush, layout, manifest, now_ns, sched, wal, Engine, EngineError, FlushProblem, Result, Taken,
 };
@@ -35,13 +36,23 @@ impl Engine {
         let handle = std::thread::Builder::new()
             .name("strata-flush".into())
             .spawn(move || {
+                let poison = {
+                    let weak = weak.clone();
+                    move || {
+                        if let Some(inner) = weak.upgrade() {
+                            inner.flush_failed.store(true, Ordering::SeqCst);
+                        }
+                    }
+                };
+                let _watch = watch::OnPanic::new("strata-flush", poison.clone());
                 let rt = match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                 {
                     Ok(rt) => rt,
                     Err(e) => {
-                        tracing::error!(error = %e, "flush thread cannot start its runtime");
+                        tracing::error!(error = %e, "flush thread cannot start its runtime; refusing writes");
+                        poison();
                         return;
                     }
                 };
@@ -62,25 +73,44 @@ impl Engine {
                     if engine.inner.visible.lock().retired_count() > 0 {
                         rt.block_on(engine.delete_retired());
                     }
-                    match msg {
+                    // A flush that panics poisons the engine before its caller hears back
+                    // (an answer dropped by the unwinding would otherwise race the poison),
+                    // and the thread ends: its state can no longer be trusted.
+                    let flush = |reason: &str, retry_all: bool| {
+                        let run = || engine.flush(&rt, &ids, reason, retry_all);
+                        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+                            Ok(result) => (result, false),
+                            Err(_) => {
+                                tracing::error!(reason, "a flush panicked; refusing writes until restart (acknowledged data is safe in the WAL)");
+                                poison();
+                                (Err(EngineError::Poisoned), true)
+                            }
+                        }
+                    };
+                    let died = match msg {
                         Ok(Kick::Stop(done)) => {
-                            let _ = done.send(engine.flush(&rt, &ids, "shutdown", true));
+                            let _ = done.send(flush("shutdown", true).0);
                             return;
                         }
-                        Ok(Kick::Flush) => {
-                            let _ = engine.flush(&rt, &ids, "size", false);
-                        }
+                        Ok(Kick::Flush) => flush("size", false).1,
                         Ok(Kick::FlushAndTell(done)) => {
-                            let _ = done.send(engine.flush(&rt, &ids, "requested", true));
+                            let (result, died) = flush("requested", true);
+                            let _ = done.send(result);
+                            died
                         }
                         Err(RecvTimeoutError::Timeout) => {
                             if engine.oldest_is_older_than(interval) {
-                                let _ = engine.flush(&rt, &ids, "age", false);
+                                flush("age", false).1
                             } else if engine.held_due() {
-                                let _ = engine.flush(&rt, &ids, "retry", false);
+                                flush("retry", false).1
+                            } else {
+                                false
                             }
                         }
                         Err(RecvTimeoutError::Disconnected) => return,
+                    };
+                    if died {
+                        return;
                     }
                 }
             })

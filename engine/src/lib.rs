@@ -51,6 +51,7 @@ mod snapshot;
 mod store;
 mod visible;
 mod wal;
+mod watch;
 mod write;
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
@@ -104,8 +105,8 @@ struct Inner {
     wal: wal::Wal,
     flush_stats: Arc<FlushStats>,
     shutting_down: AtomicBool,
-    /// A flush hit a bug (an invariant did not hold) with rows it could no longer hold: they
-    /// are only in the WAL now. (A failing write of a table's files is not this: its rows are
+    /// A flush hit a bug (an invariant did not hold) with rows it could no longer hold, or the
+    /// flush thread died: rows are only in the WAL now, or would stay in buffers for good. (A failing write of a table's files is not this: its rows are
     /// held, see `held`.)
     flush_failed: AtomicBool,
     /// Bytes of rows in `held`: they count against `max_buffer_bytes` like buffered ones.

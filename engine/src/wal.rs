@@ -646,9 +646,15 @@ impl Wal {
         let prep_dir = dir.clone();
         let prep_stop = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&prep_stop);
+        let prep_poisoned = Arc::clone(&poisoned);
         let prep = std::thread::Builder::new()
             .name("strata-wal-prep".into())
-            .spawn(move || run_prep(prep_dir, prep_rx, &stop))
+            .spawn(move || {
+                let _watch = crate::watch::OnPanic::new("strata-wal-prep", move || {
+                    prep_poisoned.store(true, Ordering::SeqCst)
+                });
+                run_prep(prep_dir, prep_rx, &stop)
+            })
             .map_err(|e| EngineError::Wal(format!("starting the WAL helper thread: {e}")))?;
         let _ = prep_tx.try_send(RESERVED_BYTES);
         let writer = Arc::new(Mutex::new(Writer {
@@ -663,9 +669,15 @@ impl Wal {
             rotations_pending: Arc::clone(&rotations_pending),
         }));
         let shared = Arc::clone(&writer);
+        let wal_poisoned = Arc::clone(&poisoned);
         let thread = std::thread::Builder::new()
             .name("strata-wal".into())
-            .spawn(move || run(&shared, rx))
+            .spawn(move || {
+                let _watch = crate::watch::OnPanic::new("strata-wal", move || {
+                    wal_poisoned.store(true, Ordering::SeqCst)
+                });
+                run(&shared, rx)
+            })
             .map_err(|e| EngineError::Wal(format!("starting the WAL thread: {e}")))?;
         Ok(Wal {
             tx: Mutex::new(Some(tx)),

@@ -198,7 +198,11 @@ impl Engine {
         }
         let logged = entered.elapsed();
         for ack in acks {
-            ack.await.map_err(|_| EngineError::ShuttingDown)??;
+            // An answer dropped unsent: the WAL thread stopped, or died (then it is poisoned).
+            ack.await.map_err(|_| match self.inner.wal.is_poisoned() {
+                true => EngineError::Poisoned,
+                false => EngineError::ShuttingDown,
+            })??;
         }
         let total = entered.elapsed();
         if total > SLOW_WRITE {

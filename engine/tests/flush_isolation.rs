@@ -19,7 +19,8 @@ use object_store::{
 };
 use parking_lot::Mutex;
 
-/// A store that refuses to create objects whose path contains `fail` (the injected error).
+/// A store that refuses to create objects whose path contains `fail` (the injected error), or
+/// panics on them when `fail` starts with `panic:` (a bug in a flush).
 #[derive(Debug)]
 struct Faulty {
     inner: Arc<dyn ObjectStore>,
@@ -35,6 +36,13 @@ impl std::fmt::Display for Faulty {
 impl Faulty {
     fn check(&self, location: &Path) -> object_store::Result<()> {
         match &*self.fail.lock() {
+            Some(part)
+                if part
+                    .strip_prefix("panic:")
+                    .is_some_and(|p| location.as_ref().contains(p)) =>
+            {
+                panic!("injected panic for {location}")
+            }
             Some(part) if location.as_ref().contains(part.as_str()) => {
                 Err(object_store::Error::Generic {
                     store: "Faulty",
@@ -347,4 +355,40 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// A flush thread that panics poisons the engine: the next write is refused (the server answers
+/// 503) and the engine reports itself unhealthy (`/health` 503), instead of acknowledging into
+/// buffers nobody flushes. What was acknowledged is replayed after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_flush_poisons_the_engine() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fail = Arc::new(Mutex::new(None));
+    let Opened { engine, catalog } = open(dir.path(), &fail).await;
+    let bucket = catalog.resolve_v1("db", "", true).await.expect("bucket");
+    write(&engine, &bucket, "doomed v=1i 1\n").await;
+    *fail.lock() = Some("panic:doomed".into());
+    assert!(engine.flush_now().await.is_err(), "the flush died");
+    assert!(!engine.is_healthy());
+    let refused = engine
+        .write(WriteRequest {
+            bucket: &bucket,
+            body: b"other v=1i 1\n",
+            precision: Precision::Nanoseconds,
+            received_at_ns: 1_700_000_000_000_000_000,
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(engine::EngineError::Poisoned)),
+        "{refused:?}"
+    );
+    drop(engine);
+    *fail.lock() = None;
+    let Opened { engine, .. } = open(dir.path(), &fail).await;
+    assert!(engine.is_healthy());
+    engine.shutdown().expect("shutdown");
+    assert_eq!(
+        rows_by_measurement(dir.path(), &engine).get("doomed"),
+        Some(&1)
+    );
 }
