@@ -18,7 +18,6 @@ mod buckets;
 mod dbrp;
 mod error;
 mod hex;
-pub mod influxql;
 mod names;
 mod persist;
 mod record;

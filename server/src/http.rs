@@ -14,6 +14,7 @@ use serde::Deserialize;
 use crate::auth;
 use crate::body::read_body;
 use crate::error::{ApiError, V2Error};
+use crate::influxql;
 
 /// How long a write waits for a turn under `--max-concurrent-writes`.
 const WRITE_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -356,13 +357,13 @@ async fn query(
         .ok_or_else(|| ApiError::BadRequest("missing required parameter \"q\"".into()))?;
     let db = from_url.db.or_else(|| from_form.and_then(|f| f.db));
     let mut results = Vec::new();
-    for (i, parsed) in catalog::influxql::parse_query(&q).into_iter().enumerate() {
+    for (i, parsed) in influxql::parse_query(&q).into_iter().enumerate() {
         let result = match parsed {
             Err(e) => Err(e),
             Ok(stmt) if !stmt.is_read_only() && !caller.is_operator() => Err(format!(
                 "authorization failed: {stmt:?} needs an operator token"
             )),
-            Ok(stmt) => state.catalog.execute(&stmt, db.as_deref()).await,
+            Ok(stmt) => influxql::execute(&state.catalog, &stmt, db.as_deref()).await,
         };
         results.push(match result {
             Ok(None) => serde_json::json!({ "statement_id": i }),

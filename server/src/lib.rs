@@ -18,6 +18,7 @@ mod cli;
 mod config;
 mod error;
 mod http;
+mod influxql;
 mod metrics;
 
 use std::sync::Arc;
