@@ -1,13 +1,10 @@
 //! Routes and handlers. Handlers only translate HTTP into calls on `catalog` and `engine` and
 //! back; every error goes through [`ApiError`]'s single mapping.
 
-use std::sync::Arc;
-
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
-use catalog::Catalog;
-use engine::{Engine, WriteRequest};
+use engine::WriteRequest;
 use lp::Precision;
 use serde::Deserialize;
 
@@ -15,24 +12,13 @@ use crate::auth;
 use crate::body::read_body;
 use crate::error::{ApiError, V2Error};
 use crate::influxql;
+use crate::state::AppState;
 
 /// How long a write waits for a turn under `--max-concurrent-writes`.
 const WRITE_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The InfluxDB API version we answer as: the 1.x line that v1 clients were written against.
 pub const INFLUXDB_VERSION: &str = "1.8.10";
-
-/// What every handler can reach.
-#[derive(Debug)]
-pub(crate) struct AppState {
-    pub(crate) catalog: Arc<Catalog>,
-    pub(crate) engine: Engine,
-    pub(crate) max_body_bytes: usize,
-    pub(crate) metrics: crate::metrics::Metrics,
-    /// One permit per write in progress (`--max-concurrent-writes`).
-    pub(crate) write_permits: tokio::sync::Semaphore,
-    pub(crate) auth_enabled: bool,
-}
 
 /// Registers every route.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
