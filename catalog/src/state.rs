@@ -41,16 +41,12 @@ impl State {
                 created_ns,
             } => {
                 self.next_bucket = self.next_bucket.max(id.0 + 1);
-                self.by_name.insert(name.clone(), id);
-                self.buckets.insert(
+                self.insert_bucket(Bucket {
                     id,
-                    Bucket {
-                        id,
-                        name,
-                        retention_ns,
-                        created_ns,
-                    },
-                );
+                    name,
+                    retention_ns,
+                    created_ns,
+                });
             }
             Record::AddColumns {
                 bucket,
@@ -90,15 +86,7 @@ impl State {
                 if default {
                     self.clear_defaults(&database);
                 }
-                self.dbrps.insert(
-                    id,
-                    StoredDbrp {
-                        database,
-                        retention_policy,
-                        bucket,
-                        default,
-                    },
-                );
+                self.insert_dbrp(id, database, retention_policy, bucket, default);
             }
             Record::SetDbrpDefault { id, default } => {
                 let db = self.dbrps.get(&id).map(|d| d.database.clone());
@@ -119,14 +107,13 @@ impl State {
                 hash,
             } => {
                 self.next_token = self.next_token.max(id.0 + 1);
-                self.token_hashes.insert(hash, id);
-                self.tokens.insert(
-                    id,
+                self.insert_token(
                     Token {
                         id,
                         description,
                         permissions,
                     },
+                    hash,
                 );
             }
             Record::DeleteToken { id } => {
@@ -197,37 +184,24 @@ impl State {
             ..State::default()
         };
         for (id, name, retention_ns, created_ns) in s.buckets {
-            state.by_name.insert(name.clone(), id);
-            state.buckets.insert(
+            state.insert_bucket(Bucket {
                 id,
-                Bucket {
-                    id,
-                    name,
-                    retention_ns,
-                    created_ns,
-                },
-            );
+                name,
+                retention_ns,
+                created_ns,
+            });
         }
         for (id, database, retention_policy, bucket, default) in s.dbrps {
-            state.dbrps.insert(
-                id,
-                StoredDbrp {
-                    database,
-                    retention_policy,
-                    bucket,
-                    default,
-                },
-            );
+            state.insert_dbrp(id, database, retention_policy, bucket, default);
         }
         for (id, description, permissions, hash) in s.tokens {
-            state.token_hashes.insert(hash, id);
-            state.tokens.insert(
-                id,
+            state.insert_token(
                 Token {
                     id,
                     description,
                     permissions,
                 },
+                hash,
             );
         }
         for (bucket, measurement, columns) in s.tables {
@@ -239,6 +213,39 @@ impl State {
             );
         }
         state
+    }
+
+    /// Adds a bucket and its name; the one place both maps change, for replay and snapshot alike.
+    fn insert_bucket(&mut self, bucket: Bucket) {
+        self.by_name.insert(bucket.name.clone(), bucket.id);
+        self.buckets.insert(bucket.id, bucket);
+    }
+
+    /// Adds a token and its hash, for replay and snapshot alike.
+    fn insert_token(&mut self, token: Token, hash: String) {
+        self.token_hashes.insert(hash, token.id);
+        self.tokens.insert(token.id, token);
+    }
+
+    /// Adds an explicit mapping as given; clearing the database's other defaults is the caller's
+    /// business (a record asks for it, a snapshot is already consistent).
+    fn insert_dbrp(
+        &mut self,
+        id: DbrpId,
+        database: String,
+        retention_policy: String,
+        bucket: BucketId,
+        default: bool,
+    ) {
+        self.dbrps.insert(
+            id,
+            StoredDbrp {
+                database,
+                retention_policy,
+                bucket,
+                default,
+            },
+        );
     }
 
     fn clear_defaults(&mut self, database: &str) {
