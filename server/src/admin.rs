@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::auth;
 use crate::error::{ApiError, V2Error};
-use crate::http::AppState;
+use crate::state::AppState;
 
 /// The one organization id we report (v2 clients insist on one; Strata has no orgs).
 const ORG_ID: &str = "0000000000000001";

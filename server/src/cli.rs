@@ -5,6 +5,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
+use crate::influxql;
 
 /// Which server, as whom.
 #[derive(Debug, Clone, Args)]
@@ -149,7 +150,7 @@ pub(crate) fn bucket(target: &Target, action: BucketAction) -> Result<(), ApiErr
         BucketAction::Create { name, retention } => {
             let rules = match retention {
                 Some(r) => {
-                    let ns = catalog::influxql::parse_duration(&r).ok_or_else(|| {
+                    let ns = influxql::parse_duration(&r).ok_or_else(|| {
                         ApiError::BadRequest(format!("invalid retention {r:?} (e.g. 30d, 12h)"))
                     })?;
                     json!([{ "type": "expire", "everySeconds": ns / 1_000_000_000 }])

@@ -1,37 +1,24 @@
 //! Routes and handlers. Handlers only translate HTTP into calls on `catalog` and `engine` and
 //! back; every error goes through [`ApiError`]'s single mapping.
 
-use std::sync::Arc;
-
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
-use catalog::Catalog;
-use engine::{Engine, WriteRequest};
+use engine::WriteRequest;
 use lp::Precision;
 use serde::Deserialize;
 
 use crate::auth;
 use crate::body::read_body;
 use crate::error::{ApiError, V2Error};
+use crate::influxql;
+use crate::state::AppState;
 
 /// How long a write waits for a turn under `--max-concurrent-writes`.
 const WRITE_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The InfluxDB API version we answer as: the 1.x line that v1 clients were written against.
 pub const INFLUXDB_VERSION: &str = "1.8.10";
-
-/// What every handler can reach.
-#[derive(Debug)]
-pub(crate) struct AppState {
-    pub(crate) catalog: Arc<Catalog>,
-    pub(crate) engine: Engine,
-    pub(crate) max_body_bytes: usize,
-    pub(crate) metrics: crate::metrics::Metrics,
-    /// One permit per write in progress (`--max-concurrent-writes`).
-    pub(crate) write_permits: tokio::sync::Semaphore,
-    pub(crate) auth_enabled: bool,
-}
 
 /// Registers every route.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
@@ -356,13 +343,13 @@ async fn query(
         .ok_or_else(|| ApiError::BadRequest("missing required parameter \"q\"".into()))?;
     let db = from_url.db.or_else(|| from_form.and_then(|f| f.db));
     let mut results = Vec::new();
-    for (i, parsed) in catalog::influxql::parse_query(&q).into_iter().enumerate() {
+    for (i, parsed) in influxql::parse_query(&q).into_iter().enumerate() {
         let result = match parsed {
             Err(e) => Err(e),
             Ok(stmt) if !stmt.is_read_only() && !caller.is_operator() => Err(format!(
                 "authorization failed: {stmt:?} needs an operator token"
             )),
-            Ok(stmt) => state.catalog.execute(&stmt, db.as_deref()).await,
+            Ok(stmt) => influxql::execute(&state.catalog, &stmt, db.as_deref()).await,
         };
         results.push(match result {
             Ok(None) => serde_json::json!({ "statement_id": i }),

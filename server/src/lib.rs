@@ -18,7 +18,9 @@ mod cli;
 mod config;
 mod error;
 mod http;
+mod influxql;
 mod metrics;
+mod state;
 
 use std::sync::Arc;
 
@@ -27,6 +29,8 @@ use actix_web::{web, App, HttpServer};
 use catalog::Catalog;
 use engine::Engine;
 use object_store::ObjectStore;
+
+use crate::state::AppState;
 
 pub use config::{apply_config_file, Cli, Command, ServeConfig};
 pub use error::ApiError;
@@ -76,7 +80,7 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
         let catalog = Arc::new(Catalog::open(Arc::clone(&store), config.catalog_config()).await?);
         bootstrap_auth(&catalog, &config).await?;
         let engine = Engine::open(config.engine_config(), store, Arc::clone(&catalog)).await?;
-        let state = web::Data::new(http::AppState {
+        let state = web::Data::new(AppState {
             catalog,
             engine: engine.clone(),
             max_body_bytes: config.max_body_bytes,
@@ -90,7 +94,7 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
                 .app_data(state.clone())
                 .wrap_fn(|req, srv| {
                     let (method, path) = (req.method().clone(), req.path().to_owned());
-                    let state = req.app_data::<web::Data<http::AppState>>().cloned();
+                    let state = req.app_data::<web::Data<AppState>>().cloned();
                     http::common_headers(method, path, state, srv.call(req))
                 })
                 .configure(http::routes)

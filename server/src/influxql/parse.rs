@@ -1,18 +1,12 @@
-//! The InfluxQL statements v1 clients send before writing — `CREATE DATABASE`, `DROP DATABASE`,
-//! `SHOW DATABASES`, `CREATE|ALTER|DROP RETENTION POLICY`, `SHOW RETENTION POLICIES` — parsed and
-//! executed as bucket and DBRP operations. A database + retention policy is the bucket `db/rp`
-//! with an explicit mapping; the retention policy's duration is the bucket's retention.
-//!
-//! Anything else is an error for that statement only (1.x answers 200 with a per-statement
-//! error; so do we).
+//! The statements' lexer and parser: one `Result` per `;`-separated statement.
 
-use serde_json::{json, Value};
+use catalog::DEFAULT_RP;
 
-use crate::{Catalog, CatalogError, DEFAULT_RP};
+use super::parse_duration;
 
 /// A parsed statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Statement {
+pub(crate) enum Statement {
     /// `CREATE DATABASE name [WITH [DURATION d] [REPLICATION n] [SHARD DURATION d] [NAME rp]]`
     CreateDatabase {
         /// Database.
@@ -67,7 +61,7 @@ pub enum Statement {
 
 impl Statement {
     /// Whether it only reads.
-    pub fn is_read_only(&self) -> bool {
+    pub(crate) fn is_read_only(&self) -> bool {
         matches!(
             self,
             Statement::ShowDatabases | Statement::ShowRetentionPolicies { .. }
@@ -145,7 +139,7 @@ fn lex(q: &str) -> Result<Vec<Tok>, String> {
 
 /// Parses `q` into statements (separated by `;`); each is parsed independently so one bad
 /// statement does not hide the others.
-pub fn parse_query(q: &str) -> Vec<Result<Statement, String>> {
+pub(crate) fn parse_query(q: &str) -> Vec<Result<Statement, String>> {
     let toks = match lex(q) {
         Ok(t) => t,
         Err(e) => return vec![Err(format!("error parsing query: {e}"))],
@@ -367,227 +361,6 @@ struct RpOptions {
     default: bool,
 }
 
-/// An InfluxQL duration literal (`90m`, `1h30m`, `7d`, `2w`, `500ms`) in nanoseconds.
-pub fn parse_duration(s: &str) -> Option<i64> {
-    let mut total: i64 = 0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest.get(..digits)?.parse().ok()?;
-        rest = rest.get(digits..)?;
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let unit = rest.get(..unit_len)?;
-        rest = rest.get(unit_len..)?;
-        let mult: i64 = match unit {
-            "ns" => 1,
-            "u" | "µ" | "us" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60 * 1_000_000_000,
-            "h" => 3_600 * 1_000_000_000,
-            "d" => 86_400 * 1_000_000_000,
-            "w" => 7 * 86_400 * 1_000_000_000,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(mult)?)?;
-    }
-    Some(total)
-}
-
-/// A duration as Go's `time.Duration.String()` prints whole seconds (`168h0m0s`, `0s`), which
-/// is what 1.x clients parse.
-pub fn format_duration(ns: Option<i64>) -> String {
-    let Some(ns) = ns else { return "0s".into() };
-    let secs = ns / 1_000_000_000;
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    if h > 0 {
-        format!("{h}h{m}m{s}s")
-    } else if m > 0 {
-        format!("{m}m{s}s")
-    } else {
-        format!("{s}s")
-    }
-}
-
-fn series(name: &str, columns: &[&str], values: Vec<Vec<Value>>) -> Value {
-    if values.is_empty() {
-        return json!([{ "name": name, "columns": columns }]);
-    }
-    json!([{ "name": name, "columns": columns, "values": values }])
-}
-
-impl Catalog {
-    /// Executes one statement; `default_db` is the request's `db` parameter. Returns the
-    /// statement's `series` (if any) or a message for its `error`.
-    pub async fn execute(
-        &self,
-        stmt: &Statement,
-        default_db: Option<&str>,
-    ) -> Result<Option<Value>, String> {
-        let text = |e: CatalogError| e.to_string();
-        match stmt {
-            Statement::CreateDatabase {
-                name,
-                rp,
-                duration_ns,
-            } => {
-                if self.resolve_v1(name, rp, false).await.is_ok() {
-                    return Ok(None);
-                }
-                let bucket = self
-                    .create_bucket(&format!("{name}/{rp}"), *duration_ns)
-                    .await
-                    .map_err(text)?;
-                let mapped = self
-                    .dbrps()
-                    .iter()
-                    .any(|d| !d.is_virtual && d.database == *name && d.retention_policy == *rp);
-                if !mapped {
-                    self.create_dbrp(name, rp, bucket.id, true)
-                        .await
-                        .map_err(text)?;
-                }
-                Ok(None)
-            }
-            Statement::DropDatabase { name } => {
-                for d in self.dbrps().into_iter().filter(|d| d.database == *name) {
-                    if let Some(id) = d.id {
-                        self.delete_dbrp(id).await.map_err(text)?;
-                    }
-                    if self.bucket(d.bucket).is_some() {
-                        self.delete_bucket(d.bucket).await.map_err(text)?;
-                    }
-                }
-                Ok(None)
-            }
-            Statement::ShowDatabases => {
-                let mut names: Vec<String> = self.dbrps().into_iter().map(|d| d.database).collect();
-                names.sort();
-                names.dedup();
-                Ok(Some(series(
-                    "databases",
-                    &["name"],
-                    names.into_iter().map(|n| vec![json!(n)]).collect(),
-                )))
-            }
-            Statement::CreateRetentionPolicy {
-                name,
-                db,
-                duration_ns,
-                default,
-            } => {
-                if !self.dbrps().iter().any(|d| d.database == *db) {
-                    return Err(CatalogError::DatabaseNotFound { db: db.clone() }.to_string());
-                }
-                if self
-                    .dbrps()
-                    .iter()
-                    .any(|d| d.database == *db && d.retention_policy == *name)
-                {
-                    return Err("retention policy already exists".into());
-                }
-                let bucket = self
-                    .create_bucket(&format!("{db}/{name}"), *duration_ns)
-                    .await
-                    .map_err(text)?;
-                self.create_dbrp(db, name, bucket.id, *default)
-                    .await
-                    .map_err(text)?;
-                Ok(None)
-            }
-            Statement::AlterRetentionPolicy {
-                name,
-                db,
-                duration_ns,
-                default,
-            } => {
-                let dbrp = self
-                    .dbrps()
-                    .into_iter()
-                    .find(|d| d.database == *db && d.retention_policy == *name)
-                    .ok_or_else(|| "retention policy not found".to_owned())?;
-                if let Some(duration) = duration_ns {
-                    self.update_bucket_retention(dbrp.bucket, *duration)
-                        .await
-                        .map_err(text)?;
-                }
-                if *default {
-                    let id = match dbrp.id {
-                        Some(id) => id,
-                        None => self
-                            .create_dbrp(db, name, dbrp.bucket, true)
-                            .await
-                            .map_err(text)?
-                            .id
-                            .ok_or("mapping without id")?,
-                    };
-                    self.set_dbrp_default(id, true).await.map_err(text)?;
-                }
-                Ok(None)
-            }
-            Statement::DropRetentionPolicy { name, db } => {
-                if let Some(d) = self
-                    .dbrps()
-                    .into_iter()
-                    .find(|d| d.database == *db && d.retention_policy == *name)
-                {
-                    if let Some(id) = d.id {
-                        self.delete_dbrp(id).await.map_err(text)?;
-                    }
-                    if self.bucket(d.bucket).is_some() {
-                        self.delete_bucket(d.bucket).await.map_err(text)?;
-                    }
-                }
-                Ok(None)
-            }
-            Statement::ShowRetentionPolicies { db } => {
-                let db = db
-                    .as_deref()
-                    .or(default_db)
-                    .filter(|d| !d.is_empty())
-                    .ok_or("database name required")?;
-                let rps: Vec<_> = self
-                    .dbrps()
-                    .into_iter()
-                    .filter(|d| d.database == db)
-                    .collect();
-                if rps.is_empty() {
-                    return Err(CatalogError::DatabaseNotFound { db: db.to_owned() }.to_string());
-                }
-                let values = rps
-                    .into_iter()
-                    .map(|d| {
-                        let retention = self.bucket(d.bucket).and_then(|b| b.retention_ns);
-                        vec![
-                            json!(d.retention_policy),
-                            json!(format_duration(retention)),
-                            json!("168h0m0s"),
-                            json!(1),
-                            json!(d.default),
-                        ]
-                    })
-                    .collect();
-                Ok(Some(series(
-                    "",
-                    &[
-                        "name",
-                        "duration",
-                        "shardGroupDuration",
-                        "replicaN",
-                        "default",
-                    ],
-                    values,
-                )))
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,17 +431,5 @@ mod tests {
             .as_ref()
             .is_err_and(|e| e.contains("expected identifier")));
         assert!(parse_query("CREATE RETENTION POLICY rp ON db REPLICATION 1")[0].is_err());
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("1h30m"), Some(5_400_000_000_000));
-        assert_eq!(parse_duration("2w"), Some(14 * 86_400_000_000_000));
-        assert_eq!(parse_duration("500ms"), Some(500_000_000));
-        assert_eq!(parse_duration("h"), None);
-        assert_eq!(parse_duration("5x"), None);
-        assert_eq!(format_duration(None), "0s");
-        assert_eq!(format_duration(Some(7 * 86_400_000_000_000)), "168h0m0s");
-        assert_eq!(format_duration(Some(90_000_000_000)), "1m30s");
     }
 }
