@@ -6,7 +6,7 @@
 //!
 //! # Overview
 //! - [`Catalog::open`] replays the record log under `catalog/log/` and serves lookups from memory.
-//! - [`Catalog::resolve_bucket_for_write`] maps a v1 database + retention policy to a bucket,
+//! - [`Catalog::resolve_v1`] maps a v1 database + retention policy to a bucket,
 //!   creating `db/rp` on first use.
 //! - [`Catalog::table`] returns a measurement's [`TableSchema`] (cheap `Arc` clone) for write-path
 //!   validation; [`Catalog::add_columns`] extends it durably, first type wins.
