@@ -54,6 +54,17 @@ pub(crate) struct HeldTable {
 }
 
 impl HeldTable {
+    fn empty(since: u64, now: Instant) -> Self {
+        HeldTable {
+            rows: Vec::new(),
+            bytes: 0,
+            since,
+            failures: 0,
+            retry_at: now,
+            error: String::new(),
+        }
+    }
+
     fn rows(&self) -> usize {
         self.rows.iter().map(|t| t.batch.num_rows()).sum()
     }
@@ -72,19 +83,19 @@ impl Held {
         let now = Instant::now();
         let tables = retained
             .into_iter()
-            .map(|(key, since)| {
-                let table = HeldTable {
-                    rows: Vec::new(),
-                    bytes: 0,
-                    since,
-                    failures: 0,
-                    retry_at: now,
-                    error: String::new(),
-                };
-                (key, table)
-            })
+            .map(|(key, since)| (key, HeldTable::empty(since, now)))
             .collect();
         Held { tables }
+    }
+
+    /// `key`'s entry, made if new, holding rows from segment `since` on.
+    fn entry(&mut self, key: TableKey, since: u64, now: Instant) -> &mut HeldTable {
+        let t = self
+            .tables
+            .entry(key)
+            .or_insert_with(|| HeldTable::empty(since, now));
+        t.since = t.since.min(since);
+        t
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -136,15 +147,7 @@ impl Held {
 
     /// Puts rows back without an attempt (not due yet).
     pub(crate) fn keep(&mut self, key: TableKey, since: u64, rows: Vec<Taken>, bytes: usize) {
-        let t = self.tables.entry(key).or_insert_with(|| HeldTable {
-            rows: Vec::new(),
-            bytes: 0,
-            since,
-            failures: 0,
-            retry_at: Instant::now(),
-            error: String::new(),
-        });
-        t.since = t.since.min(since);
+        let t = self.entry(key, since, Instant::now());
         t.rows.extend(rows);
         t.bytes += bytes;
     }
@@ -160,15 +163,7 @@ impl Held {
         error: String,
     ) -> u32 {
         let now = Instant::now();
-        let t = self.tables.entry(key).or_insert_with(|| HeldTable {
-            rows: Vec::new(),
-            bytes: 0,
-            since,
-            failures: 0,
-            retry_at: now,
-            error: String::new(),
-        });
-        t.since = t.since.min(since);
+        let t = self.entry(key, since, now);
         t.rows = vec![rows];
         t.bytes = bytes;
         t.failures += 1;

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use catalog::{Bucket, Catalog, CatalogConfig};
-use engine::{Durability, Engine, EngineConfig, WriteRequest};
+use catalog::{Bucket, Catalog};
+use engine::{Engine, WriteRequest};
 use futures::stream::BoxStream;
 use lp::Precision;
 use object_store::path::Path;
@@ -18,6 +18,8 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
 };
 use parking_lot::Mutex;
+
+mod support;
 
 /// A store that refuses to create objects whose path contains `fail` (the injected error), or
 /// panics on them when `fail` starts with `panic:` (a bug in a flush).
@@ -146,39 +148,8 @@ async fn open(dir: &std::path::Path, fail: &Arc<Mutex<Option<String>>>) -> Opene
         inner: local,
         fail: Arc::clone(fail),
     });
-    let catalog = Arc::new(
-        Catalog::open(
-            Arc::clone(&store),
-            CatalogConfig {
-                prefix: Path::from("catalog"),
-                snapshot_every: 256,
-            },
-        )
-        .await
-        .expect("catalog"),
-    );
-    let engine = Engine::open(
-        EngineConfig {
-            parquet_prefix: Path::from("buckets"),
-            flush_table_bytes: usize::MAX,
-            // The flush thread looks for due retries once a second.
-            flush_interval: Duration::from_secs(3600),
-            row_group_rows: 1024,
-            max_string_bytes: 65_536,
-            max_line_bytes: usize::MAX,
-            manifest_prefix: Path::from("manifest"),
-            wal_dir: dir.join("wal"),
-            max_buffer_bytes: usize::MAX,
-            durability: Durability::SyncedWal,
-            buffer_shards: 2,
-            apply_threads: 0,
-            idle_poll: Duration::ZERO,
-        },
-        store,
-        Arc::clone(&catalog),
-    )
-    .await
-    .expect("engine");
+    // The flush thread looks for due retries once a second.
+    let (engine, catalog) = support::open_on(store, support::config(dir)).await;
     Opened { engine, catalog }
 }
 

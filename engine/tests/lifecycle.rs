@@ -2,13 +2,14 @@
 //! manifest/WAL ordering after a crash, and replay.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use catalog::{Bucket, Catalog, CatalogConfig};
-use engine::{Durability, Engine, EngineConfig, RejectReason, WriteRequest};
+use catalog::{Bucket, Catalog};
+use engine::{Engine, EngineConfig, RejectReason, WriteRequest};
 use lp::Precision;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+mod support;
 
 const HOUR_NS: i64 = 3_600_000_000_000;
 const NOW_NS: i64 = 1_700_000_000_000_000_000;
@@ -23,40 +24,15 @@ async fn open_with(
     flush_table_bytes: usize,
 ) -> (Engine, Arc<Catalog>, Arc<dyn ObjectStore>) {
     let store: Arc<dyn ObjectStore> = Arc::new(engine::SyncedLocalStore::new(dir).expect("store"));
-    let catalog = Arc::new(
-        Catalog::open(
-            Arc::clone(&store),
-            CatalogConfig {
-                prefix: Path::from("catalog"),
-                snapshot_every: 256,
-            },
-        )
-        .await
-        .expect("catalog"),
-    );
-    let engine = Engine::open(
-        EngineConfig {
-            parquet_prefix: Path::from("buckets"),
-            flush_table_bytes,
-            flush_interval: Duration::from_secs(3600),
-            row_group_rows: 1024,
-            max_string_bytes: 65_536,
-            max_line_bytes: usize::MAX,
-            manifest_prefix: Path::from("manifest"),
-            wal_dir: dir.join("wal"),
-            max_buffer_bytes: usize::MAX,
-            durability: Durability::SyncedWal,
-            // Several shards, so flushes merge them.
-            buffer_shards: 4,
-            // Bodies over 128 KiB are cut into parts done on several threads.
-            apply_threads: 2,
-            idle_poll: Duration::ZERO,
-        },
-        Arc::clone(&store),
-        Arc::clone(&catalog),
-    )
-    .await
-    .expect("engine");
+    let config = EngineConfig {
+        flush_table_bytes,
+        // Several shards, so flushes merge them.
+        buffer_shards: 4,
+        // Bodies over 128 KiB are cut into parts done on several threads.
+        apply_threads: 2,
+        ..support::config(dir)
+    };
+    let (engine, catalog) = support::open_on(Arc::clone(&store), config).await;
     (engine, catalog, store)
 }
 

@@ -37,6 +37,14 @@ pub(crate) fn config(dir: &std::path::Path) -> EngineConfig {
 /// The catalog and engine of `dir`.
 pub(crate) async fn open(dir: &std::path::Path, config: EngineConfig) -> (Engine, Arc<Catalog>) {
     let store: Arc<dyn ObjectStore> = Arc::new(engine::SyncedLocalStore::new(dir).expect("store"));
+    open_on(store, config).await
+}
+
+/// The catalog and engine on `store` (a wrapper that injects faults, say).
+pub(crate) async fn open_on(
+    store: Arc<dyn ObjectStore>,
+    config: EngineConfig,
+) -> (Engine, Arc<Catalog>) {
     let catalog = Arc::new(
         Catalog::open(
             Arc::clone(&store),
