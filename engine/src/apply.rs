@@ -8,8 +8,8 @@ use catalog::{Bucket, BucketId, ColumnType, FieldType, TableSchema};
 use lp::Line;
 
 use crate::{
-    buffer, sched, shards, Engine, EngineError, Inner, RejectReason, Result, TableBuffer, Tables,
-    TIME_COLUMN,
+    buffer, hash, sched, shards, Engine, EngineError, Inner, RejectReason, Result, TableBuffer,
+    Tables, TIME_COLUMN,
 };
 
 /// What happened to one parsed line.
@@ -51,13 +51,13 @@ impl TableCursor {
                 .layout_tags
                 .iter()
                 .zip(&line.tags)
-                .all(|(k, t)| buffer::eq_short(k, &t.key))
+                .all(|(k, t)| hash::eq_short(k, &t.key))
             && self
                 .layout_fields
                 .iter()
                 .zip(&line.fields)
                 .all(|((k, ty), f)| {
-                    *ty == buffer::field_type(&f.value) && buffer::eq_short(k, &f.key)
+                    *ty == buffer::field_type(&f.value) && hash::eq_short(k, &f.key)
                 })
     }
 

@@ -38,6 +38,7 @@ mod config;
 mod error;
 mod flush;
 mod flusher;
+mod hash;
 mod held;
 mod idle_poll;
 mod layout;
