@@ -16,12 +16,13 @@ pub(crate) fn open_engine(
     shards: usize,
 ) -> (Engine, Bucket) {
     let store = Arc::new(engine::SyncedLocalStore::new(dir).expect("store"));
+    let layout = engine::Layout::new(Path::default(), dir.join("wal"));
     rt.block_on(async {
         let catalog = Arc::new(
             Catalog::open(
                 store.clone(),
                 CatalogConfig {
-                    prefix: Path::from("catalog"),
+                    prefix: layout.catalog(),
                     snapshot_every: 256,
                 },
             )
@@ -31,14 +32,12 @@ pub(crate) fn open_engine(
         let bucket = catalog.resolve_v1("bench", "", true).await.expect("bucket");
         let engine = Engine::open(
             EngineConfig {
-                parquet_prefix: Path::from("buckets"),
+                layout: layout.clone(),
                 flush_table_bytes: usize::MAX,
                 flush_interval: Duration::from_secs(3600),
                 row_group_rows: 262_144,
                 max_string_bytes: 65_536,
                 max_line_bytes: usize::MAX,
-                manifest_prefix: Path::from("manifest"),
-                wal_dir: dir.join("wal"),
                 max_buffer_bytes: usize::MAX,
                 durability: Durability::SyncedWal,
                 buffer_shards: shards,

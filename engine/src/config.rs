@@ -2,13 +2,11 @@
 
 use std::time::Duration;
 
-use object_store::path::Path;
-
 /// How the engine is tuned. Built by the server from its flags; no defaults live here.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Prefix of Parquet files in the object store.
-    pub parquet_prefix: Path,
+    /// Where the Parquet files, manifests and WAL live.
+    pub layout: crate::Layout,
     /// Flush a measurement's buffer once it holds about this many bytes.
     pub flush_table_bytes: usize,
     /// Flush a measurement's buffer once its oldest row is this old.
@@ -19,10 +17,6 @@ pub struct EngineConfig {
     pub max_string_bytes: usize,
     /// Longest accepted line.
     pub max_line_bytes: usize,
-    /// Prefix of the flush manifests in the object store.
-    pub manifest_prefix: Path,
-    /// Local directory of the WAL segments (must be a real disk: the WAL fsyncs).
-    pub wal_dir: std::path::PathBuf,
     /// Most bytes all buffers together may hold; beyond it writes wait for a flush, then get
     /// [`EngineError::Overloaded`].
     pub max_buffer_bytes: usize,

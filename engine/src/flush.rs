@@ -21,7 +21,8 @@ use crate::layout;
 use crate::manifest::FileEntry;
 use crate::{EngineError, Result};
 
-const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+use crate::series::{day_of, SeriesKey};
+
 /// Upload part size; also the most encoded bytes held in memory per file beyond one row group.
 const PART_BYTES: usize = 8 * 1024 * 1024;
 /// Attempts per file within one flush; a table that still fails is held and retried by a
@@ -49,7 +50,7 @@ pub struct FlushStats {
 #[derive(Debug, Clone)]
 pub(crate) struct FlushSettings {
     pub(crate) store: Arc<dyn ObjectStore>,
-    pub(crate) prefix: Path,
+    pub(crate) layout: crate::Layout,
     pub(crate) row_group_rows: usize,
     pub(crate) stats: Arc<FlushStats>,
 }
@@ -79,6 +80,15 @@ impl FileIds {
     }
 }
 
+/// A file a flush wrote: what the manifest records of it (but its new series, which the
+/// flusher knows), its UTC day, and its distinct series.
+#[derive(Debug)]
+pub(crate) struct Written {
+    pub(crate) entry: FileEntry,
+    pub(crate) day: i64,
+    pub(crate) series: Vec<SeriesKey>,
+}
+
 /// Writes one measurement's rows (merged, see [`merge_rows`]) as one file per UTC day;
 /// returns what the manifest records. On failure, the files this call already wrote are
 /// deleted (best effort: start-up deletes any file no manifest names) and the rows are the
@@ -89,12 +99,15 @@ pub(crate) async fn write_job(
     bucket: BucketId,
     measurement: &str,
     merged: &Taken,
-) -> Result<Vec<FileEntry>> {
+) -> Result<Vec<Written>> {
     let mut entries = Vec::new();
     let result = write_days(settings, ids, bucket, measurement, merged, &mut entries).await;
     if let Err(e) = result {
         for f in &entries {
-            let _ = settings.store.delete(&Path::from(f.path.as_str())).await;
+            let _ = settings
+                .store
+                .delete(&Path::from(f.entry.path.as_str()))
+                .await;
         }
         return Err(e);
     }
@@ -107,11 +120,12 @@ async fn write_days(
     bucket: BucketId,
     measurement: &str,
     merged: &Taken,
-    entries: &mut Vec<FileEntry>,
+    entries: &mut Vec<Written>,
 ) -> Result<()> {
     let (all, days) = sort_for_files(merged)?;
     for (day, start, len) in days {
         let sorted = all.slice(start, len);
+        let series = crate::series::distinct(&sorted, true, i64::MIN, i64::MAX)?;
         let time = time_column(&sorted)?;
         let (min_time_ns, max_time_ns) = (
             arrow::compute::min(time).unwrap_or_default(),
@@ -120,13 +134,9 @@ async fn write_days(
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let path = layout::file_path(
-                &settings.prefix,
-                bucket,
-                measurement,
-                &civil_date(day),
-                &ids.next(),
-            );
+            let path = settings
+                .layout
+                .file(bucket, measurement, &civil_date(day), &ids.next());
             match upload(settings, &path, measurement, &sorted).await {
                 Ok(bytes) => {
                     settings.stats.files.fetch_add(1, Ordering::Relaxed);
@@ -136,14 +146,19 @@ async fn write_days(
                         .rows
                         .fetch_add(sorted.num_rows() as u64, Ordering::Relaxed);
                     tracing::debug!(path = %path, bytes, rows = sorted.num_rows(), "wrote parquet file");
-                    entries.push(FileEntry {
-                        path: path.to_string(),
-                        bucket: bucket.0,
-                        measurement: measurement.to_owned(),
-                        rows: sorted.num_rows() as u64,
-                        bytes,
-                        min_time_ns,
-                        max_time_ns,
+                    entries.push(Written {
+                        entry: FileEntry {
+                            path: path.to_string(),
+                            bucket: bucket.0,
+                            measurement: measurement.to_owned(),
+                            rows: sorted.num_rows() as u64,
+                            bytes,
+                            min_time_ns,
+                            max_time_ns,
+                            series: None,
+                        },
+                        day,
+                        series,
                     });
                     break;
                 }
@@ -334,7 +349,6 @@ pub(crate) fn sort_for_files(rows: &Taken) -> Result<(RecordBatch, Vec<DayRun>)>
         .map(|(_, c)| tag_ranks(c.as_ref()))
         .collect::<Result<_>>()?;
     let time = time_column(batch)?.values();
-    let day_of = |t: i64| t.div_euclid(NANOS_PER_DAY);
     let mut order = series_time_order(&tags, time, rows.seq.values());
     // Days as the most significant key: one more stable counting sort, by day rank.
     let mut days: Vec<i64> = time.iter().map(|&t| day_of(t)).collect();
@@ -404,7 +418,7 @@ pub(crate) fn sort_for_files(rows: &Taken) -> Result<(RecordBatch, Vec<DayRun>)>
 /// (equal values, which a merged dictionary can repeat, share a rank). Sorting by ranks is
 /// sorting by the strings, at the cost of one sort of the distinct values instead of a string
 /// comparison per row comparison.
-fn tag_ranks(col: &dyn Array) -> Result<Vec<u32>> {
+pub(crate) fn tag_ranks(col: &dyn Array) -> Result<Vec<u32>> {
     let dict = col
         .as_any()
         .downcast_ref::<arrow::array::DictionaryArray<arrow::datatypes::Int32Type>>()
@@ -453,7 +467,7 @@ fn series_time_order(tags: &[Vec<u32>], time: &[i64], seq: &[u64]) -> Vec<u32> {
 }
 
 /// `order` stably re-sorted by `ranks[row]` (small integers): two passes, no comparisons.
-fn stable_counting_sort(order: Vec<u32>, ranks: &[u32]) -> Vec<u32> {
+pub(crate) fn stable_counting_sort(order: Vec<u32>, ranks: &[u32]) -> Vec<u32> {
     let max = ranks.iter().copied().max().unwrap_or(0) as usize;
     let mut start = vec![0usize; max + 2];
     for &i in &order {
@@ -683,7 +697,7 @@ mod tests {
         let mut buf = crate::TableBuffer::default();
         let t = buf.add_column("host", ColumnType::Tag);
         let v = buf.add_column("v", ColumnType::Field(FieldType::Integer));
-        let day = NANOS_PER_DAY;
+        let day = crate::series::NANOS_PER_DAY;
         let mut expected_rows = 0;
         for i in 0..300i64 {
             let host = ["b", "a", "c"][(i % 3) as usize];

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use catalog::BucketId;
 use crossbeam::channel::{Receiver, RecvTimeoutError, Sender};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
@@ -263,7 +264,7 @@ impl Engine {
         );
         let settings = flush::FlushSettings {
             store: Arc::clone(&self.inner.store),
-            prefix: self.inner.config.parquet_prefix.clone(),
+            layout: self.inner.config.layout.clone(),
             row_group_rows: self.inner.config.row_group_rows,
             stats: Arc::clone(&self.inner.flush_stats),
         };
@@ -307,11 +308,23 @@ impl Engine {
             }
         }
         let retained = self.retained_for_manifest();
+        {
+            // Only this thread adds series, so what is new now is new at the commit.
+            let visible = self.inner.visible.lock();
+            for f in &mut files {
+                let e = &f.entry;
+                let new =
+                    visible
+                        .series
+                        .new_in(BucketId(e.bucket), &e.measurement, f.day, &f.series);
+                f.entry.series = Some(new);
+            }
+        }
         let committed = match manifest::commit(
             self.inner.store.as_ref(),
-            &self.inner.config.manifest_prefix,
+            &self.inner.config.layout,
             through,
-            files.clone(),
+            files.iter().map(|f| f.entry.clone()).collect(),
             retained,
         )
         .await
@@ -321,7 +334,7 @@ impl Engine {
             // write): then it stands, and deleting its files would lose rows.
             Err(e) => match manifest::exists(
                 self.inner.store.as_ref(),
-                &self.inner.config.manifest_prefix,
+                &self.inner.config.layout,
                 through,
             )
             .await
@@ -333,7 +346,11 @@ impl Engine {
         if let Err(e) = committed {
             // Nothing of this flush is durable: its files are orphans, its rows held.
             for f in &files {
-                let _ = self.inner.store.delete(&Path::from(f.path.as_str())).await;
+                let _ = self
+                    .inner
+                    .store
+                    .delete(&Path::from(f.entry.path.as_str()))
+                    .await;
             }
             for (key, since, merged) in written {
                 if let Some(merged) = merged {
@@ -358,7 +375,7 @@ impl Engine {
         };
         self.note_held_bytes();
         let deleted = match release_point(Some(through), oldest_held) {
-            Some(upto) => match wal::release_through(&self.inner.config.wal_dir, upto) {
+            Some(upto) => match wal::release_through(self.inner.config.layout.wal_dir(), upto) {
                 Ok(n) => n,
                 Err(e) => {
                     // The segments stay; a later flush or start-up releases them.

@@ -1,4 +1,4 @@
-//! Where the engine's objects live in the store, and how a client-chosen name becomes a path
+//! Where the engine's objects live ([`Layout`]), and how a client-chosen name becomes a path
 //! segment.
 //!
 //! A measurement name is anything line protocol can carry (up to a 65,535-byte key, any
@@ -55,24 +55,67 @@ pub fn measurement_dir(name: &str) -> String {
     dir
 }
 
-/// Where a Parquet file of `bucket`/`measurement` for the UTC date `date` lives.
-pub(crate) fn file_path(
-    prefix: &Path,
-    bucket: BucketId,
-    measurement: &str,
-    date: &str,
-    file: &str,
-) -> Path {
-    let dir = measurement_dir(measurement);
-    // `dir` is already encoded: `parse` takes it as it is (it only refuses `/`, control
-    // characters, `.` and `..`, none of which an encoded name holds).
-    let part = PathPart::parse(&dir).unwrap_or_else(|_| PathPart::from(dir.as_str()));
-    prefix
-        .clone()
-        .join(bucket.to_string().as_str())
-        .join(part)
-        .join(date)
-        .join(file)
+/// Every place the engine and the catalog keep state: one object-store root holding the
+/// catalog, the Parquet files and the manifests, and the WAL directory on local disk (it is
+/// fsync'd, so never on the object store). Callers name locations through it, never by
+/// spelling prefixes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    root: Path,
+    wal_dir: std::path::PathBuf,
+}
+
+impl Layout {
+    /// Everything under `root` in the object store (empty: the store's root), the WAL in
+    /// `wal_dir`.
+    pub fn new(root: Path, wal_dir: std::path::PathBuf) -> Self {
+        Layout { root, wal_dir }
+    }
+
+    /// The catalog's log and snapshots.
+    pub fn catalog(&self) -> Path {
+        self.root.clone().join("catalog")
+    }
+
+    /// Parquet files: `buckets/{bucket id}/{measurement dir}/{YYYY-MM-DD}/{file}.parquet`.
+    pub fn buckets(&self) -> Path {
+        self.root.clone().join("buckets")
+    }
+
+    /// Flush and removal records (see `manifest`).
+    pub fn manifests(&self) -> Path {
+        self.root.clone().join("manifest")
+    }
+
+    /// WAL segments and spares.
+    pub fn wal_dir(&self) -> &std::path::Path {
+        &self.wal_dir
+    }
+
+    /// Where a Parquet file of `bucket`/`measurement` for the UTC date `date` lives.
+    pub(crate) fn file(&self, bucket: BucketId, measurement: &str, date: &str, file: &str) -> Path {
+        let dir = measurement_dir(measurement);
+        // `dir` is already encoded: `parse` takes it as it is (it only refuses `/`, control
+        // characters, `.` and `..`, none of which an encoded name holds).
+        let part = PathPart::parse(&dir).unwrap_or_else(|_| PathPart::from(dir.as_str()));
+        self.buckets()
+            .join(bucket.to_string().as_str())
+            .join(part)
+            .join(date)
+            .join(file)
+    }
+
+    /// The flush record covering WAL segments up to `wal_through`.
+    pub(crate) fn flush_record(&self, wal_through: u64) -> Path {
+        self.manifests()
+            .join(format!("{wal_through:020}.json").as_str())
+    }
+
+    /// A removal record written at `ns`.
+    pub(crate) fn removal_record(&self, ns: i64) -> Path {
+        self.manifests()
+            .join(format!("removed-{ns:020}.json").as_str())
+    }
 }
 
 /// A name as logs show it: at most 100 bytes, cut on a character boundary.
@@ -139,14 +182,14 @@ mod tests {
 
     #[test]
     fn paths_have_bounded_segments() {
-        let p = file_path(
-            &Path::from("buckets"),
+        let layout = Layout::new(Path::from("root"), "wal".into());
+        let p = layout.file(
             BucketId(7),
             &"/..%~".repeat(1000),
             "2024-01-01",
             "f.parquet",
         );
-        assert_eq!(p.parts().count(), 5);
+        assert_eq!(p.parts().count(), 6);
         assert!(p.parts().all(|s| s.as_ref().len() <= DIR_NAME_MAX));
         assert_eq!(Path::parse(p.as_ref()).ok(), Some(p.clone()));
     }

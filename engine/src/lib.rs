@@ -15,7 +15,7 @@
 //!   [`WriteOutcome`] (1.x partial-write semantics: one bad point never sinks the batch).
 //! - Flush (age, size, shutdown): under the epoch lock the WAL rotates and every buffer is taken;
 //!   then rows are split by UTC day, sorted by tags then time, streamed as ZSTD Parquet to
-//!   `{parquet_prefix}/{bucket_id}/{measurement}/{YYYY-MM-DD}/{file}.parquet`, recorded in a
+//!   `buckets/{bucket_id}/{measurement}/{YYYY-MM-DD}/{file}.parquet` ([`Layout`]), recorded in a
 //!   manifest, and only then are the covered WAL segments deleted.
 //!
 //! ```no_run
@@ -43,10 +43,12 @@ mod held;
 mod idle_poll;
 mod layout;
 mod manifest;
+mod metadata;
 mod open;
 mod outcome;
 mod retention;
 mod sched;
+mod series;
 mod shards;
 mod snapshot;
 mod store;
@@ -72,9 +74,10 @@ pub use config::{Durability, EngineConfig};
 pub use error::{EngineError, Result};
 pub use flush::FlushStats;
 pub use held::FlushProblem;
-pub use layout::{measurement_dir, short_name, MEASUREMENT_KEY};
+pub use layout::{measurement_dir, short_name, Layout, MEASUREMENT_KEY};
 pub use manifest::FileEntry;
 pub use outcome::{unparseable, RejectReason, Rejection, WriteOutcome, REJECTIONS_KEPT};
+pub use series::{FileSeries, MeasurementSeries, SeriesKey};
 pub use snapshot::{Snapshot, SnapshotFile, SnapshotRequest, TableSnapshot};
 pub use store::SyncedLocalStore;
 pub use wal::{WalStats, SYNC_BUCKET_BOUNDS_MS};
@@ -216,7 +219,7 @@ impl Engine {
         if result.is_ok() {
             // Everything is in Parquet: the spares only speed up writes, and a stopped server
             // should take no more disk than its data (the next start prepares a new one).
-            wal::delete_spares(&self.inner.config.wal_dir)?;
+            wal::delete_spares(self.inner.config.layout.wal_dir())?;
         }
         result
     }

@@ -9,11 +9,11 @@
 use std::collections::HashSet;
 
 use futures::TryStreamExt;
-use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use crate::{EngineError, Result};
+use crate::series::FileSeries;
+use crate::{EngineError, Layout, Result};
 
 /// Flush records.
 const FORMAT_VERSION: u32 = 1;
@@ -37,6 +37,10 @@ pub struct FileEntry {
     pub min_time_ns: i64,
     /// Largest timestamp (ns).
     pub max_time_ns: i64,
+    /// The file's series that no earlier file of its measurement and UTC day has (see
+    /// `series`); absent in records of builds before the series index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<FileSeries>,
 }
 
 /// A table whose flush failed: its rows in WAL segments `since..=wal_through` are in no file.
@@ -73,12 +77,15 @@ pub(crate) struct ManifestState {
     pub(crate) retained: Vec<Retained>,
     pub(crate) files: HashSet<String>,
     pub(crate) entries: Vec<FileEntry>,
+    /// Files removed since they were recorded, with the series their records named (the
+    /// series index keeps them while their day has other files).
+    pub(crate) removed: Vec<FileEntry>,
 }
 
 /// Reads every record. `entries` come in commit order: flush records sort by their WAL
 /// segment, and removals only take files away.
-pub(crate) async fn load(store: &dyn ObjectStore, prefix: &Path) -> Result<ManifestState> {
-    let mut metas: Vec<_> = store.list(Some(prefix)).try_collect().await?;
+pub(crate) async fn load(store: &dyn ObjectStore, layout: &Layout) -> Result<ManifestState> {
+    let mut metas: Vec<_> = store.list(Some(&layout.manifests())).try_collect().await?;
     metas.sort_by(|a, b| a.location.cmp(&b.location));
     let mut state = ManifestState::default();
     let mut removed = HashSet::new();
@@ -90,6 +97,15 @@ pub(crate) async fn load(store: &dyn ObjectStore, prefix: &Path) -> Result<Manif
         let bytes = store.get(&meta.location).await?.bytes().await?;
         let record: ManifestRecord =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(Box::new(e)))?;
+        if let Some(f) = record
+            .files
+            .iter()
+            .find(|f| f.series.as_ref().is_some_and(|s| s.keys().is_none()))
+        {
+            return Err(corrupt(
+                format!("the series of {} do not match their tag keys", f.path).into(),
+            ));
+        }
         match (record.version, record.wal_through) {
             (FORMAT_VERSION, Some(through)) => {
                 if state.wal_through < Some(through) {
@@ -107,7 +123,15 @@ pub(crate) async fn load(store: &dyn ObjectStore, prefix: &Path) -> Result<Manif
         state.entries.extend(record.files);
         removed.extend(record.removed);
     }
-    state.entries.retain(|f| !removed.contains(&f.path));
+    let (gone, live) = std::mem::take(&mut state.entries)
+        .into_iter()
+        .partition(|f| removed.contains(&f.path));
+    state.entries = live;
+    state.removed = gone;
+    for f in &mut state.removed {
+        f.series = f.series.take().filter(|s| !s.rows.is_empty());
+    }
+    state.removed.retain(|f| f.series.is_some());
     state.files = state.entries.iter().map(|f| f.path.clone()).collect();
     Ok(state)
 }
@@ -115,7 +139,7 @@ pub(crate) async fn load(store: &dyn ObjectStore, prefix: &Path) -> Result<Manif
 /// Records that `paths` are no longer part of the data (durable before any is deleted).
 pub(crate) async fn commit_removal(
     store: &dyn ObjectStore,
-    prefix: &Path,
+    layout: &Layout,
     paths: Vec<String>,
 ) -> Result<()> {
     let record = ManifestRecord {
@@ -129,9 +153,7 @@ pub(crate) async fn commit_removal(
     let now = crate::now_ns();
     // Unique by time; a clash (a clock step back) moves on to the next nanosecond.
     for bump in 0..16 {
-        let path = prefix
-            .clone()
-            .join(format!("removed-{:020}.json", now.saturating_add(bump)).as_str());
+        let path = layout.removal_record(now.saturating_add(bump));
         let opts = PutOptions {
             mode: PutMode::Create,
             ..PutOptions::default()
@@ -152,7 +174,7 @@ pub(crate) async fn commit_removal(
 
 pub(crate) async fn commit(
     store: &dyn ObjectStore,
-    prefix: &Path,
+    layout: &Layout,
     wal_through: u64,
     files: Vec<FileEntry>,
     retained: Vec<Retained>,
@@ -165,7 +187,7 @@ pub(crate) async fn commit(
         removed: Vec::new(),
     };
     let bytes = serde_json::to_vec(&record).map_err(|e| EngineError::Internal(e.to_string()))?;
-    let path = path_of(prefix, wal_through);
+    let path = layout.flush_record(wal_through);
     let opts = PutOptions {
         mode: PutMode::Create,
         ..PutOptions::default()
@@ -176,23 +198,17 @@ pub(crate) async fn commit(
 
 /// Whether the manifest for `wal_through` is in the store (a commit whose reply was lost may
 /// have landed). An error reading counts as absent.
-pub(crate) async fn exists(store: &dyn ObjectStore, prefix: &Path, wal_through: u64) -> bool {
-    store.head(&path_of(prefix, wal_through)).await.is_ok()
+pub(crate) async fn exists(store: &dyn ObjectStore, layout: &Layout, wal_through: u64) -> bool {
+    store.head(&layout.flush_record(wal_through)).await.is_ok()
 }
 
-fn path_of(prefix: &Path, wal_through: u64) -> Path {
-    prefix
-        .clone()
-        .join(format!("{wal_through:020}.json").as_str())
-}
-
-/// Deletes Parquet files under `parquet_prefix` that no manifest names; returns how many.
+/// Deletes Parquet files that no manifest names; returns how many.
 pub(crate) async fn delete_orphans(
     store: &dyn ObjectStore,
-    parquet_prefix: &Path,
+    layout: &Layout,
     known: &HashSet<String>,
 ) -> Result<usize> {
-    let metas: Vec<_> = store.list(Some(parquet_prefix)).try_collect().await?;
+    let metas: Vec<_> = store.list(Some(&layout.buckets())).try_collect().await?;
     let mut n = 0;
     for meta in metas {
         if !known.contains(meta.location.as_ref()) {

@@ -26,12 +26,13 @@ impl Engine {
         store: Arc<dyn ObjectStore>,
         catalog: Arc<Catalog>,
     ) -> Result<Self> {
-        std::fs::create_dir_all(&config.wal_dir)
-            .map_err(|e| EngineError::Wal(format!("creating {}: {e}", config.wal_dir.display())))?;
-        let manifests = manifest::load(store.as_ref(), &config.manifest_prefix).await?;
+        let wal_dir = config.layout.wal_dir();
+        std::fs::create_dir_all(wal_dir)
+            .map_err(|e| EngineError::Wal(format!("creating {}: {e}", wal_dir.display())))?;
+        let manifests = manifest::load(store.as_ref(), &config.layout).await?;
         let orphans =
-            manifest::delete_orphans(store.as_ref(), &config.parquet_prefix, &manifests.files)
-                .await?;
+            manifest::delete_orphans(store.as_ref(), &config.layout, &manifests.files).await?;
+        let series = crate::series::load(store.as_ref(), &manifests).await?;
         let held = held::Held::from_manifest(
             manifests
                 .retained
@@ -40,9 +41,9 @@ impl Engine {
         );
         if let Some(through) = release_point(manifests.wal_through, held.oldest_since()) {
             // Left behind by a crash between a manifest and the deletion it allows.
-            wal::release_through(&config.wal_dir, through)?;
+            wal::release_through(wal_dir, through)?;
         }
-        let segments = wal::list_segments(&config.wal_dir)?;
+        let segments = wal::list_segments(wal_dir)?;
         let next_segment = segments
             .last()
             .map(|s| s + 1)
@@ -65,7 +66,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 catalog,
                 store,
-                wal: wal::Wal::start(config.wal_dir.clone(), next_segment)?,
+                wal: wal::Wal::start(wal_dir.to_owned(), next_segment)?,
                 config,
                 buffers: DashMap::new(),
                 buffered_bytes: AtomicUsize::new(0),
@@ -82,7 +83,7 @@ impl Engine {
                 committed_through: Mutex::new(manifests.wal_through),
                 kick: kick_tx,
                 coordinator: Mutex::new(None),
-                visible: Mutex::new(Visible::new(manifests.entries, held)),
+                visible: Mutex::new(Visible::new(manifests.entries, held, series)),
             }),
         };
         engine.replay(&segments, manifests.wal_through).await?;
@@ -110,8 +111,11 @@ impl Engine {
         let ids = flush::FileIds::new();
         for (i, &seq) in segments.iter().enumerate() {
             let filtered = covered.is_some_and(|c| seq <= c);
-            let contents =
-                wal::read_segment(&self.inner.config.wal_dir, seq, i + 1 == segments.len())?;
+            let contents = wal::read_segment(
+                self.inner.config.layout.wal_dir(),
+                seq,
+                i + 1 == segments.len(),
+            )?;
             tracing::info!(
                 segment = seq,
                 records = contents.writes.len(),

@@ -25,12 +25,8 @@ impl Engine {
         });
         if !expired.is_empty() {
             let paths: Vec<String> = expired.iter().map(|f| f.path.clone()).collect();
-            manifest::commit_removal(
-                self.inner.store.as_ref(),
-                &self.inner.config.manifest_prefix,
-                paths,
-            )
-            .await?;
+            manifest::commit_removal(self.inner.store.as_ref(), &self.inner.config.layout, paths)
+                .await?;
             let gone: HashSet<&str> = expired.iter().map(|f| f.path.as_str()).collect();
             self.inner.visible.lock().retire(&gone);
             for f in &expired {

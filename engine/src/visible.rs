@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use catalog::BucketId;
 
+use crate::flush::Written;
 use crate::held::{Held, TableKey};
+use crate::series::{day_of, SeriesIndex};
 use crate::{FileEntry, Result, TableBuffer, Taken};
 
 /// A file named by a durable manifest. Snapshots hold it by `Arc`: the count says whether a
@@ -40,6 +42,8 @@ pub(crate) struct Visible {
     pub(crate) held: Held,
     /// Retired files that a snapshot may still read.
     retired: Vec<Arc<FileHandle>>,
+    /// The series of `files`, changed with them.
+    pub(crate) series: SeriesIndex,
 }
 
 /// What one table has outside its buffers, for a snapshot.
@@ -51,7 +55,7 @@ pub(crate) struct Outside {
 
 impl Visible {
     /// The state start-up finds: `files` in commit order.
-    pub(crate) fn new(files: Vec<FileEntry>, held: Held) -> Self {
+    pub(crate) fn new(files: Vec<FileEntry>, held: Held, series: SeriesIndex) -> Self {
         let files: Vec<_> = files
             .into_iter()
             .enumerate()
@@ -66,6 +70,7 @@ impl Visible {
             next_order: files.len() as u64,
             files,
             held,
+            series,
             ..Visible::default()
         }
     }
@@ -124,8 +129,10 @@ impl Visible {
     }
 
     /// A manifest naming `files` is durable: the rows of `flushed` are in them now.
-    pub(crate) fn commit(&mut self, files: Vec<FileEntry>, flushed: &[TableKey]) {
-        for entry in files {
+    pub(crate) fn commit(&mut self, files: Vec<Written>, flushed: &[TableKey]) {
+        for Written { entry, day, series } in files {
+            self.series
+                .add_file(BucketId(entry.bucket), &entry.measurement, day, series);
             let order = self.next_order;
             self.next_order += 1;
             self.files.push(Arc::new(FileHandle { entry, order }));
@@ -151,6 +158,11 @@ impl Visible {
             .into_iter()
             .partition(|f| paths.contains(f.entry.path.as_str()));
         self.files = keep;
+        for f in &gone {
+            let e = &f.entry;
+            self.series
+                .remove_file(BucketId(e.bucket), &e.measurement, day_of(e.min_time_ns));
+        }
         self.retired.extend::<Vec<_>>(gone);
     }
 

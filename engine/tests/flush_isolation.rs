@@ -2,140 +2,18 @@
 //! memory and the WAL) and is retried with back-off while every other table flushes and writes
 //! are acknowledged; once the cause is gone it is flushed, exactly once, across restarts too.
 
-use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use bytes::Bytes;
 use catalog::{Bucket, Catalog};
 use engine::{Engine, WriteRequest};
-use futures::stream::BoxStream;
 use lp::Precision;
-use object_store::path::Path;
-use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
-};
+use object_store::ObjectStore;
 use parking_lot::Mutex;
 
 mod support;
 
-/// A store that refuses to create objects whose path contains `fail` (the injected error), or
-/// panics on them when `fail` starts with `panic:` (a bug in a flush).
-#[derive(Debug)]
-struct Faulty {
-    inner: Arc<dyn ObjectStore>,
-    fail: Arc<Mutex<Option<String>>>,
-}
-
-impl std::fmt::Display for Faulty {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Faulty({})", self.inner)
-    }
-}
-
-impl Faulty {
-    fn check(&self, location: &Path) -> object_store::Result<()> {
-        match &*self.fail.lock() {
-            Some(part)
-                if part
-                    .strip_prefix("panic:")
-                    .is_some_and(|p| location.as_ref().contains(p)) =>
-            {
-                panic!("injected panic for {location}")
-            }
-            Some(part) if location.as_ref().contains(part.as_str()) => {
-                Err(object_store::Error::Generic {
-                    store: "Faulty",
-                    source: format!("injected failure for {location}").into(),
-                })
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-#[async_trait]
-impl ObjectStore for Faulty {
-    async fn put_opts(
-        &self,
-        location: &Path,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.check(location)?;
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Path,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.check(location)?;
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Path,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.inner.get_opts(location, options).await
-    }
-
-    async fn get_ranges(
-        &self,
-        location: &Path,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        self.inner.get_ranges(location, ranges).await
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    fn list_with_offset(
-        &self,
-        prefix: Option<&Path>,
-        offset: &Path,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list_with_offset(prefix, offset)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.check(to)?;
-        self.inner.copy_opts(from, to, options).await
-    }
-
-    async fn rename_opts(
-        &self,
-        from: &Path,
-        to: &Path,
-        options: RenameOptions,
-    ) -> object_store::Result<()> {
-        self.check(to)?;
-        self.inner.rename_opts(from, to, options).await
-    }
-}
+use support::faulty::Faulty;
 
 struct Opened {
     engine: Engine,
@@ -145,8 +23,8 @@ struct Opened {
 async fn open(dir: &std::path::Path, fail: &Arc<Mutex<Option<String>>>) -> Opened {
     let local: Arc<dyn ObjectStore> = Arc::new(engine::SyncedLocalStore::new(dir).expect("store"));
     let store: Arc<dyn ObjectStore> = Arc::new(Faulty {
-        inner: local,
         fail: Arc::clone(fail),
+        ..Faulty::over(local)
     });
     // The flush thread looks for due retries once a second.
     let (engine, catalog) = support::open_on(store, support::config(dir)).await;

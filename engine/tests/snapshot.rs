@@ -137,6 +137,27 @@ async fn run(ops: Vec<Op>) {
             .expect("snapshot");
         let rows = support::snapshot_rows(dir.path(), &snapshot);
         assert_eq!(&support::deduplicate(rows), model);
+        // The series, from memory and the index, are the model's.
+        let series: std::collections::BTreeSet<_> = engine
+            .series(SnapshotRequest::all(bucket.id))
+            .expect("series")
+            .iter()
+            .flat_map(|m| {
+                m.series.iter().map(|s| {
+                    let tags: BTreeMap<String, String> = s
+                        .tags()
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect();
+                    (m.measurement.clone(), tags)
+                })
+            })
+            .collect();
+        let want: std::collections::BTreeSet<_> = model
+            .keys()
+            .map(|(m, tags, _)| (m.clone(), tags.clone()))
+            .collect();
+        assert_eq!(series, want);
     };
     for op in ops {
         match op {

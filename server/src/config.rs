@@ -144,17 +144,12 @@ pub struct ServeConfig {
 impl ServeConfig {
     pub(crate) fn engine_config(&self) -> engine::EngineConfig {
         engine::EngineConfig {
-            parquet_prefix: object_store::path::Path::from("buckets"),
+            layout: self.layout(),
             flush_table_bytes: self.flush_table_bytes,
             flush_interval: Duration::from_millis(self.flush_interval_ms),
             row_group_rows: self.row_group_rows,
             max_string_bytes: self.max_string_bytes,
             max_line_bytes: self.max_line_bytes,
-            manifest_prefix: object_store::path::Path::from("manifest"),
-            wal_dir: self
-                .wal_dir
-                .clone()
-                .unwrap_or_else(|| self.data_dir.join("wal")),
             max_buffer_bytes: if self.max_buffer_bytes == 0 {
                 physical_memory_bytes() / 4
             } else {
@@ -167,6 +162,17 @@ impl ServeConfig {
             apply_threads: self.apply_threads(),
             idle_poll: Duration::from_micros(self.idle_poll_us),
         }
+    }
+
+    /// Everything under the data directory's store root; the WAL in `--wal-dir`, or
+    /// `<data dir>/wal`.
+    pub(crate) fn layout(&self) -> engine::Layout {
+        engine::Layout::new(
+            object_store::path::Path::default(),
+            self.wal_dir
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join("wal")),
+        )
     }
 
     /// HTTP worker threads: `--workers`, or one per CPU core.
@@ -192,7 +198,7 @@ impl ServeConfig {
 
     pub(crate) fn catalog_config(&self) -> catalog::CatalogConfig {
         catalog::CatalogConfig {
-            prefix: object_store::path::Path::from("catalog"),
+            prefix: self.layout().catalog(),
             snapshot_every: 256,
         }
     }

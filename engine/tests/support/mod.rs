@@ -3,6 +3,8 @@
 // Each test binary uses a part of it.
 #![allow(dead_code)]
 
+pub(crate) mod faulty;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,21 +13,19 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampNanosecondType, UInt64Type};
 use arrow::record_batch::RecordBatch;
 use catalog::{Catalog, CatalogConfig};
-use engine::{Durability, Engine, EngineConfig, FileEntry, Snapshot};
+use engine::{Durability, Engine, EngineConfig, FileEntry, Layout, Snapshot};
 use object_store::path::Path;
 use object_store::ObjectStore;
 
 /// A configuration for tests: nothing flushes by itself, two shards, no apply threads.
 pub(crate) fn config(dir: &std::path::Path) -> EngineConfig {
     EngineConfig {
-        parquet_prefix: Path::from("buckets"),
+        layout: Layout::new(Path::default(), dir.join("wal")),
         flush_table_bytes: usize::MAX,
         flush_interval: Duration::from_secs(3600),
         row_group_rows: 1024,
         max_string_bytes: 65_536,
         max_line_bytes: usize::MAX,
-        manifest_prefix: Path::from("manifest"),
-        wal_dir: dir.join("wal"),
         max_buffer_bytes: usize::MAX,
         durability: Durability::SyncedWal,
         buffer_shards: 2,
@@ -49,7 +49,7 @@ pub(crate) async fn open_on(
         Catalog::open(
             Arc::clone(&store),
             CatalogConfig {
-                prefix: Path::from("catalog"),
+                prefix: config.layout.catalog(),
                 snapshot_every: 256,
             },
         )

@@ -1,0 +1,150 @@
+//! An object store that injects failures and counts reads, for tests.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
+};
+use parking_lot::Mutex;
+
+/// A store that refuses to create objects whose path contains `fail` (the injected error), or
+/// panics on them when `fail` starts with `panic:` (a bug in a flush).
+/// It also counts reads of Parquet files (`parquet_reads`).
+#[derive(Debug)]
+pub(crate) struct Faulty {
+    pub(crate) inner: Arc<dyn ObjectStore>,
+    pub(crate) fail: Arc<Mutex<Option<String>>>,
+    pub(crate) parquet_reads: Arc<AtomicUsize>,
+}
+
+impl std::fmt::Display for Faulty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Faulty({})", self.inner)
+    }
+}
+
+impl Faulty {
+    /// A store over `inner` that fails nothing yet.
+    pub(crate) fn over(inner: Arc<dyn ObjectStore>) -> Self {
+        Faulty {
+            inner,
+            fail: Arc::default(),
+            parquet_reads: Arc::default(),
+        }
+    }
+
+    fn count_read(&self, location: &Path) {
+        if location.as_ref().ends_with(".parquet") {
+            self.parquet_reads.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn check(&self, location: &Path) -> object_store::Result<()> {
+        match &*self.fail.lock() {
+            Some(part)
+                if part
+                    .strip_prefix("panic:")
+                    .is_some_and(|p| location.as_ref().contains(p)) =>
+            {
+                panic!("injected panic for {location}")
+            }
+            Some(part) if location.as_ref().contains(part.as_str()) => {
+                Err(object_store::Error::Generic {
+                    store: "Faulty",
+                    source: format!("injected failure for {location}").into(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for Faulty {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.check(location)?;
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.check(location)?;
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Path,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.count_read(location);
+        self.inner.get_opts(location, options).await
+    }
+
+    async fn get_ranges(
+        &self,
+        location: &Path,
+        ranges: &[Range<u64>],
+    ) -> object_store::Result<Vec<Bytes>> {
+        self.count_read(location);
+        self.inner.get_ranges(location, ranges).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Path>>,
+    ) -> BoxStream<'static, object_store::Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.check(to)?;
+        self.inner.copy_opts(from, to, options).await
+    }
+
+    async fn rename_opts(
+        &self,
+        from: &Path,
+        to: &Path,
+        options: RenameOptions,
+    ) -> object_store::Result<()> {
+        self.check(to)?;
+        self.inner.rename_opts(from, to, options).await
+    }
+}
