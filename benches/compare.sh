@@ -7,6 +7,8 @@
 #   bash benches/compare.sh            # full run (~20 min on 2 cores)
 #   POINTS=200000 bash benches/compare.sh   # quicker, smaller
 #   SERVERS="strata influxdb" SCENARIOS="a d e" bash benches/compare.sh   # a subset ((e) needs (a))
+#   STRATA_ARGS="--max-buffer-bytes 268435456" SERVERS=strata SCENARIOS=a bash benches/compare.sh
+#   STRATA_BIN=/tmp/strata-before SERVERS=strata bash benches/compare.sh   # another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # (a) and (b) must last long enough to include the flushes a sustained load causes: 1 M points
@@ -16,6 +18,9 @@ HC_POINTS=${HC_POINTS:-1000000}
 SEQ_POINTS=${SEQ_POINTS:-5000}
 E_POINTS=${E_POINTS:-15000000}
 OUT=${OUT:-benches/compare-latest.md}
+STRATA_BIN=${STRATA_BIN:-target/release/strata}
+# Extra `strata serve` flags (word-split).
+STRATA_ARGS=${STRATA_ARGS:-}
 SERVERS=${SERVERS:-strata influxdb victoria-metrics}
 SCENARIOS=${SCENARIOS:-a b c d e}
 # (d) is short (seconds) and this machine's sync cost and wake-up latency drift by 2-3x within
@@ -54,8 +59,9 @@ start_server() { # name dir -> sets PID URL TOKEN
       URL=http://127.0.0.1:18086; TOKEN=bench
       # A 1 s flush interval puts Strata's Parquet flush inside strata-load's settle window, so
       # its CPU is counted like the other servers' deferred work.
-      target/release/strata serve --http-bind 127.0.0.1:18086 --data-dir "$dir" --admin-token bench \
-        --flush-interval-ms 1000 --log warn >"$dir.log" 2>&1 &
+      # shellcheck disable=SC2086 # STRATA_ARGS is a list of flags
+      "$STRATA_BIN" serve --http-bind 127.0.0.1:18086 --data-dir "$dir" --admin-token bench \
+        --flush-interval-ms 1000 --log warn $STRATA_ARGS >"$dir.log" 2>&1 &
       PID=$! ;;
     influxdb)
       URL=http://127.0.0.1:18087; TOKEN=

@@ -21,7 +21,7 @@ use crate::layout;
 use crate::manifest::FileEntry;
 use crate::{EngineError, Result};
 
-use crate::series::{day_of, SeriesKey};
+use crate::series::day_of;
 
 /// Upload part size; also the most encoded bytes held in memory per file beyond one row group.
 const PART_BYTES: usize = 8 * 1024 * 1024;
@@ -81,12 +81,12 @@ impl FileIds {
 }
 
 /// A file a flush wrote: what the manifest records of it (but its new series, which the
-/// flusher knows), its UTC day, and its distinct series.
+/// flusher counts), its UTC day, and its tag columns (sorted by series).
 #[derive(Debug)]
 pub(crate) struct Written {
     pub(crate) entry: FileEntry,
     pub(crate) day: i64,
-    pub(crate) series: Vec<SeriesKey>,
+    pub(crate) tags: RecordBatch,
 }
 
 /// Writes one measurement's rows (merged, see [`merge_rows`]) as one file per UTC day;
@@ -125,7 +125,6 @@ async fn write_days(
     let (all, days) = sort_for_files(merged)?;
     for (day, start, len) in days {
         let sorted = all.slice(start, len);
-        let series = crate::series::distinct(&sorted, true, i64::MIN, i64::MAX)?;
         let time = time_column(&sorted)?;
         let (min_time_ns, max_time_ns) = (
             arrow::compute::min(time).unwrap_or_default(),
@@ -155,10 +154,10 @@ async fn write_days(
                             bytes,
                             min_time_ns,
                             max_time_ns,
-                            series: None,
+                            new_series: None,
                         },
                         day,
-                        series,
+                        tags: tag_columns(&sorted)?,
                     });
                     break;
                 }
@@ -266,6 +265,21 @@ fn writer_properties(
         };
     }
     props.build()
+}
+
+/// The dictionary-encoded (tag) columns of `batch`.
+fn tag_columns(batch: &RecordBatch) -> Result<RecordBatch> {
+    let tags: Vec<usize> = batch
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f.data_type(), DataType::Dictionary(_, _)))
+        .map(|(i, _)| i)
+        .collect();
+    batch
+        .project(&tags)
+        .map_err(|e| EngineError::Internal(e.to_string()))
 }
 
 fn time_column(batch: &RecordBatch) -> Result<&TimestampNanosecondArray> {

@@ -308,16 +308,17 @@ impl Engine {
             }
         }
         let retained = self.retained_for_manifest();
+        // Only this thread adds files, so what is new to a day now is new at the commit.
+        let mut file_series = Vec::with_capacity(files.len());
         {
-            // Only this thread adds series, so what is new now is new at the commit.
-            let visible = self.inner.visible.lock();
+            let mut series = self.inner.series.lock();
             for f in &mut files {
                 let e = &f.entry;
-                let new =
-                    visible
-                        .series
-                        .new_in(BucketId(e.bucket), &e.measurement, f.day, &f.series);
-                f.entry.series = Some(new);
+                let (ids, new) = series
+                    .prepare(BucketId(e.bucket), &e.measurement, f.day, &f.tags)
+                    .map_err(|e| self.flush_bug(e))?;
+                f.entry.new_series = Some(new);
+                file_series.push(ids);
             }
         }
         let committed = match manifest::commit(
@@ -367,10 +368,17 @@ impl Engine {
         }
         *self.inner.committed_through.lock() = Some(through);
         let n = files.len();
+        {
+            let mut series = self.inner.series.lock();
+            for (f, ids) in files.iter().zip(&file_series) {
+                let e = &f.entry;
+                series.add_file(BucketId(e.bucket), &e.measurement, f.day, ids);
+            }
+        }
         let oldest_held = {
             let flushed: Vec<TableKey> = written.into_iter().map(|(key, _, _)| key).collect();
             let mut visible = self.inner.visible.lock();
-            visible.commit(files, &flushed);
+            visible.commit(files.into_iter().map(|f| f.entry).collect(), &flushed);
             visible.held.oldest_since()
         };
         self.note_held_bytes();

@@ -46,6 +46,7 @@ mod manifest;
 mod metadata;
 mod open;
 mod outcome;
+mod read;
 mod retention;
 mod sched;
 mod series;
@@ -77,7 +78,7 @@ pub use held::FlushProblem;
 pub use layout::{measurement_dir, short_name, Layout, MEASUREMENT_KEY};
 pub use manifest::FileEntry;
 pub use outcome::{unparseable, RejectReason, Rejection, WriteOutcome, REJECTIONS_KEPT};
-pub use series::{FileSeries, MeasurementSeries, SeriesKey};
+pub use series::{MeasurementSeries, SeriesKey};
 pub use snapshot::{Snapshot, SnapshotFile, SnapshotRequest, TableSnapshot};
 pub use store::SyncedLocalStore;
 pub use wal::{WalStats, SYNC_BUCKET_BOUNDS_MS};
@@ -122,6 +123,10 @@ struct Inner {
     /// Rows out of the buffers: the flush in progress, held tables, files durable manifests
     /// name. Lock order: `epoch`, then a shard, then this.
     visible: Mutex<visible::Visible>,
+    /// The series of the visible files: updated before a commit makes files visible, after a
+    /// retirement hides them, so it always covers what a snapshot sees. Never held with
+    /// `visible`.
+    series: Mutex<series::SeriesIndex>,
     /// The flush thread's kernel id and whether it runs lowered ([`sched::to_background`])
     /// right now: a writer that sees the flush falling behind raises it again.
     flush_tid: AtomicI32,

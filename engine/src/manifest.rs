@@ -12,7 +12,6 @@ use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use crate::series::FileSeries;
 use crate::{EngineError, Layout, Result};
 
 /// Flush records.
@@ -37,10 +36,11 @@ pub struct FileEntry {
     pub min_time_ns: i64,
     /// Largest timestamp (ns).
     pub max_time_ns: i64,
-    /// The file's series that no earlier file of its measurement and UTC day has (see
-    /// `series`); absent in records of builds before the series index.
+    /// How many of the file's series no earlier file of its measurement and UTC day had (see
+    /// `series`: start-up reads the tag columns of the files where this is not 0); absent in
+    /// records of builds before the series index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub series: Option<FileSeries>,
+    pub new_series: Option<u64>,
 }
 
 /// A table whose flush failed: its rows in WAL segments `since..=wal_through` are in no file.
@@ -77,8 +77,7 @@ pub(crate) struct ManifestState {
     pub(crate) retained: Vec<Retained>,
     pub(crate) files: HashSet<String>,
     pub(crate) entries: Vec<FileEntry>,
-    /// Files removed since they were recorded, with the series their records named (the
-    /// series index keeps them while their day has other files).
+    /// Files removed since they were recorded that had brought their day new series.
     pub(crate) removed: Vec<FileEntry>,
 }
 
@@ -97,15 +96,6 @@ pub(crate) async fn load(store: &dyn ObjectStore, layout: &Layout) -> Result<Man
         let bytes = store.get(&meta.location).await?.bytes().await?;
         let record: ManifestRecord =
             serde_json::from_slice(&bytes).map_err(|e| corrupt(Box::new(e)))?;
-        if let Some(f) = record
-            .files
-            .iter()
-            .find(|f| f.series.as_ref().is_some_and(|s| s.keys().is_none()))
-        {
-            return Err(corrupt(
-                format!("the series of {} do not match their tag keys", f.path).into(),
-            ));
-        }
         match (record.version, record.wal_through) {
             (FORMAT_VERSION, Some(through)) => {
                 if state.wal_through < Some(through) {
@@ -128,10 +118,7 @@ pub(crate) async fn load(store: &dyn ObjectStore, layout: &Layout) -> Result<Man
         .partition(|f| removed.contains(&f.path));
     state.entries = live;
     state.removed = gone;
-    for f in &mut state.removed {
-        f.series = f.series.take().filter(|s| !s.rows.is_empty());
-    }
-    state.removed.retain(|f| f.series.is_some());
+    state.removed.retain(|f| f.new_series != Some(0));
     state.files = state.entries.iter().map(|f| f.path.clone()).collect();
     Ok(state)
 }

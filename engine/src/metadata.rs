@@ -22,13 +22,12 @@ impl Engine {
             for rows in &table.rows {
                 set.extend(crate::series::distinct(
                     &rows.batch,
-                    false,
                     req.min_time_ns,
                     req.max_time_ns,
                 )?);
             }
         }
-        self.inner.visible.lock().series.collect(
+        self.inner.series.lock().collect(
             req.bucket,
             &wanted,
             day_of(req.min_time_ns),

@@ -32,7 +32,7 @@ impl Engine {
         let manifests = manifest::load(store.as_ref(), &config.layout).await?;
         let orphans =
             manifest::delete_orphans(store.as_ref(), &config.layout, &manifests.files).await?;
-        let series = crate::series::load(store.as_ref(), &manifests).await?;
+        let series = crate::series::load(&store, &manifests).await?;
         let held = held::Held::from_manifest(
             manifests
                 .retained
@@ -83,7 +83,8 @@ impl Engine {
                 committed_through: Mutex::new(manifests.wal_through),
                 kick: kick_tx,
                 coordinator: Mutex::new(None),
-                visible: Mutex::new(Visible::new(manifests.entries, held, series)),
+                visible: Mutex::new(Visible::new(manifests.entries, held)),
+                series: Mutex::new(series),
             }),
         };
         engine.replay(&segments, manifests.wal_through).await?;

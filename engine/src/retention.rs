@@ -29,6 +29,12 @@ impl Engine {
                 .await?;
             let gone: HashSet<&str> = expired.iter().map(|f| f.path.as_str()).collect();
             self.inner.visible.lock().retire(&gone);
+            let mut series = self.inner.series.lock();
+            for f in &expired {
+                let day = crate::series::day_of(f.min_time_ns);
+                series.remove_file(BucketId(f.bucket), &f.measurement, day);
+            }
+            drop(series);
             for f in &expired {
                 tracing::info!(path = %f.path, rows = f.rows, "file past its bucket's retention retired");
             }

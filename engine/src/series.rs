@@ -1,26 +1,24 @@
 //! Which series each measurement holds, known without reading data: what `SHOW TAG KEYS`,
 //! `SHOW TAG VALUES` and `SHOW SERIES` answer from.
 //!
-//! Files: a flush finds each file's distinct series as they come out of its sort; the
-//! manifest records, per file, the series that no earlier file of its measurement and UTC
-//! day had ([`FileSeries`]), so the records grow with the series a day adds, not with every
-//! flush. At start-up the index of a day is the union of what every record said of that day,
-//! kept while any file of the day is. Retention drops a day once its last file goes.
-//! Buffered rows: their series are found when asked, from the rows themselves (nothing on
-//! the write path).
+//! Files: the index interns each file's series when a flush is about to commit it and counts
+//! those new to the file's UTC day; the manifest records the count (`new_series`). Every
+//! series of a day is therefore in a file whose count is not 0, and start-up reads the tag
+//! columns of only those. Retention drops a day with its last file. Rows in memory: their
+//! series are found when asked ([`distinct`]); nothing happens on the write path.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, DictionaryArray, StringArray};
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, Int32Type};
 use arrow::record_batch::RecordBatch;
 use catalog::BucketId;
-use object_store::{ObjectStore, ObjectStoreExt};
-use serde::{Deserialize, Serialize};
+use object_store::ObjectStore;
 
 use crate::buffer::TIME_COLUMN;
-use crate::{EngineError, Result};
+use crate::hash::SeededWordHash;
+use crate::{EngineError, FileEntry, Result};
 
 pub(crate) const NANOS_PER_DAY: i64 = 86_400 * 1_000_000_000;
 
@@ -82,223 +80,313 @@ impl MeasurementSeries {
     }
 }
 
-/// Series as a manifest records them: the tag keys, and per series one value per key (`None`:
-/// the series lacks it).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileSeries {
-    /// Tag keys, sorted.
-    pub tags: Vec<String>,
-    /// One row per series.
-    pub rows: Vec<Vec<Option<String>>>,
-}
-
-impl FileSeries {
-    /// The persisted form of `series`.
-    pub(crate) fn of(series: &[SeriesKey]) -> Self {
-        let keys: BTreeSet<&str> = series
-            .iter()
-            .flat_map(|s| s.tags().iter().map(|(k, _)| &**k))
-            .collect();
-        let tags: Vec<String> = keys.into_iter().map(str::to_owned).collect();
-        let rows = series
-            .iter()
-            .map(|s| tags.iter().map(|k| s.get(k).map(str::to_owned)).collect())
-            .collect();
-        FileSeries { tags, rows }
-    }
-
-    /// Back to series; `None` when a row does not match the keys (a damaged record).
-    pub(crate) fn keys(&self) -> Option<Vec<SeriesKey>> {
-        let names: Vec<Arc<str>> = self.tags.iter().map(|t| Arc::from(t.as_str())).collect();
-        self.rows
-            .iter()
-            .map(|row| {
-                (row.len() == names.len()).then(|| {
-                    SeriesKey::new(
-                        names
-                            .iter()
-                            .zip(row)
-                            .filter_map(|(k, v)| Some((Arc::clone(k), Arc::from(v.as_deref()?))))
-                            .collect(),
-                    )
-                })
-            })
-            .collect()
-    }
-}
-
-/// The distinct series of `batch`'s rows with a time in `min_ns..=max_ns`. Tag columns are
-/// the dictionary-encoded ones (the buffers' and files' layout). `sorted`: rows already come
-/// by series (a flush's output), so neighbours are compared and nothing is sorted.
-pub(crate) fn distinct(
-    batch: &RecordBatch,
-    sorted: bool,
-    min_ns: i64,
-    max_ns: i64,
-) -> Result<Vec<SeriesKey>> {
-    let schema = batch.schema();
-    let mut tags = Vec::new();
-    for (field, col) in schema.fields().iter().zip(batch.columns()) {
-        if let DataType::Dictionary(_, _) = field.data_type() {
-            let dict = col
-                .as_dictionary_opt::<Int32Type>()
-                .ok_or_else(|| EngineError::Internal("tag column of another type".into()))?;
-            tags.push(TagColumn::new(field.name(), dict)?);
-        }
-    }
+/// The distinct series of `batch`'s rows with a time in `min_ns..=max_ns`, sorted. Tag
+/// columns are the dictionary-encoded ones (the buffers' and files' layout).
+pub(crate) fn distinct(batch: &RecordBatch, min_ns: i64, max_ns: i64) -> Result<Vec<SeriesKey>> {
+    let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
     let time = batch
         .column_by_name(TIME_COLUMN)
         .and_then(|c| c.as_primitive_opt::<arrow::datatypes::TimestampNanosecondType>());
-    let in_range = |row: usize| {
-        (min_ns == i64::MIN && max_ns == i64::MAX)
-            || time.is_none_or(|t| (min_ns..=max_ns).contains(&t.value(row)))
+    let cut;
+    let rows = match time {
+        Some(time) if min_ns != i64::MIN || max_ns != i64::MAX => {
+            let keep: arrow::array::BooleanArray = time
+                .iter()
+                .map(|t| Some(t.is_some_and(|t| (min_ns..=max_ns).contains(&t))))
+                .collect();
+            cut = arrow::compute::filter_record_batch(batch, &keep).map_err(internal)?;
+            &cut
+        }
+        _ => batch,
     };
-    let mut order: Vec<u32> = (0..batch.num_rows() as u32)
-        .filter(|&r| in_range(r as usize))
+    let mut table = Table::default();
+    let mut out: Vec<SeriesKey> = table
+        .ids_of(rows)?
+        .into_iter()
+        .map(|id| table.key_of(id))
         .collect();
-    if !sorted {
-        for tag in tags.iter().rev() {
-            order = crate::flush::stable_counting_sort(order, &tag.ranks);
-        }
-    }
-    let mut out: Vec<SeriesKey> = Vec::new();
-    let mut last: Option<usize> = None;
-    for row in order.into_iter().map(|r| r as usize) {
-        if let Some(l) = last {
-            if tags.iter().all(|t| t.ranks[l] == t.ranks[row]) {
-                continue;
-            }
-        }
-        last = Some(row);
-        out.push(SeriesKey::new(
-            tags.iter_mut().filter_map(|t| t.pair(row)).collect(),
-        ));
-    }
-    // Rank order puts a lacking tag first; callers get `SeriesKey` order.
     out.sort();
-    out.dedup();
     Ok(out)
-}
-
-/// One tag column: each row's rank (0: null; equal strings share a rank, so a merged
-/// dictionary with repeated values still compares right), and its values as shared strings.
-struct TagColumn<'a> {
-    key: Arc<str>,
-    dict: &'a DictionaryArray<Int32Type>,
-    values: &'a StringArray,
-    ranks: Vec<u32>,
-    shared: Vec<Option<Arc<str>>>,
-}
-
-impl<'a> TagColumn<'a> {
-    fn new(key: &str, dict: &'a DictionaryArray<Int32Type>) -> Result<Self> {
-        let values = dict
-            .values()
-            .as_string_opt::<i32>()
-            .ok_or_else(|| EngineError::Internal("tag dictionary of another type".into()))?;
-        Ok(TagColumn {
-            key: Arc::from(key),
-            dict,
-            values,
-            ranks: crate::flush::tag_ranks(dict as &dyn Array)?,
-            shared: vec![None; values.len()],
-        })
-    }
-
-    fn pair(&mut self, row: usize) -> Option<(Arc<str>, Arc<str>)> {
-        if self.ranks[row] == 0 {
-            return None;
-        }
-        let k = usize::try_from(self.dict.keys().value(row)).ok()?;
-        let value = self.values.value(k);
-        let shared = self.shared.get_mut(k)?;
-        let value = shared.get_or_insert_with(|| Arc::from(value));
-        Some((Arc::clone(&self.key), Arc::clone(value)))
-    }
 }
 
 /// The series of the files durable manifests name, by bucket, measurement and UTC day.
 #[derive(Debug, Default)]
 pub(crate) struct SeriesIndex {
-    tables: HashMap<(BucketId, String), BTreeMap<i64, Day>>,
+    tables: HashMap<(BucketId, String), Table>,
+}
+
+type FastMap<K, V> = HashMap<K, V, SeededWordHash>;
+
+/// One measurement's series, each once, as interned tag keys and values; days name theirs by
+/// id in a bit set.
+#[derive(Debug, Default)]
+struct Table {
+    strings: Vec<Arc<str>>,
+    string_ids: FastMap<Arc<str>, u32>,
+    /// Per series id: `[key, value, key, value, …]` string ids, keys in name order.
+    series: Vec<Box<[u32]>>,
+    series_ids: FastMap<Box<[u32]>, u32>,
+    days: BTreeMap<i64, Day>,
 }
 
 #[derive(Debug, Default)]
 struct Day {
     /// Files of this day the manifests name.
     files: usize,
-    series: HashSet<SeriesKey>,
+    /// Bit `id` set: series `id` is in a file of this day.
+    members: Vec<u64>,
+}
+
+impl Day {
+    fn has(&self, id: u32) -> bool {
+        let (word, bit) = (id as usize / 64, id % 64);
+        self.members.get(word).is_some_and(|w| w & (1 << bit) != 0)
+    }
+
+    fn set(&mut self, id: u32) {
+        let (word, bit) = (id as usize / 64, id % 64);
+        if self.members.len() <= word {
+            self.members.resize(word + 1, 0);
+        }
+        self.members[word] |= 1 << bit;
+    }
+
+    fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.members.iter().enumerate().flat_map(|(w, &bits)| {
+            (0..64u32)
+                .filter(move |b| bits & (1 << b) != 0)
+                .map(move |b| w as u32 * 64 + b)
+        })
+    }
+}
+
+impl Table {
+    fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.string_ids.get(s) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        let shared: Arc<str> = Arc::from(s);
+        self.strings.push(Arc::clone(&shared));
+        self.string_ids.insert(shared, id);
+        id
+    }
+
+    /// The ids of the distinct series of `batch` (its dictionary-encoded columns are the
+    /// tags, in name order), new ones added. Neighbouring rows with the same dictionary keys
+    /// are one lookup: a file is sorted by series.
+    fn ids_of(&mut self, batch: &RecordBatch) -> Result<Vec<u32>> {
+        let schema = batch.schema();
+        // By name: a series is the same tuple whatever the batch's column order.
+        let mut fields: Vec<_> = schema.fields().iter().zip(batch.columns()).collect();
+        fields.sort_by(|a, b| a.0.name().cmp(b.0.name()));
+        let mut columns = Vec::new();
+        for (field, col) in fields {
+            if let DataType::Dictionary(_, _) = field.data_type() {
+                let dict = col
+                    .as_dictionary_opt::<Int32Type>()
+                    .ok_or_else(|| EngineError::Internal("tag column of another type".into()))?;
+                let values = dict.values().as_string_opt::<i32>().ok_or_else(|| {
+                    EngineError::Internal("tag dictionary of another type".into())
+                })?;
+                let key = self.intern(field.name());
+                columns.push((key, dict, values, vec![u32::MAX; values.len()]));
+            }
+        }
+        let mut out = Vec::new();
+        let mut seen: HashSet<u32, SeededWordHash> = HashSet::default();
+        let mut tuple: Vec<u32> = Vec::with_capacity(columns.len() * 2);
+        for row in 0..batch.num_rows() {
+            let same_as_previous = row > 0
+                && columns.iter().all(|(_, dict, _, _)| {
+                    dict.is_valid(row) == dict.is_valid(row - 1)
+                        && dict.keys().value(row) == dict.keys().value(row - 1)
+                });
+            if same_as_previous {
+                continue;
+            }
+            tuple.clear();
+            for (key, dict, values, cache) in &mut columns {
+                if !dict.is_valid(row) {
+                    continue;
+                }
+                let k = usize::try_from(dict.keys().value(row))
+                    .ok()
+                    .filter(|&k| k < cache.len())
+                    .ok_or_else(|| EngineError::Internal("tag key out of range".into()))?;
+                if cache[k] == u32::MAX {
+                    let value = values.value(k);
+                    cache[k] = match self.string_ids.get(value) {
+                        Some(&id) => id,
+                        None => {
+                            let id = self.strings.len() as u32;
+                            let shared: Arc<str> = Arc::from(value);
+                            self.strings.push(Arc::clone(&shared));
+                            self.string_ids.insert(shared, id);
+                            id
+                        }
+                    };
+                }
+                tuple.push(*key);
+                tuple.push(cache[k]);
+            }
+            let id = match self.series_ids.get(tuple.as_slice()) {
+                Some(&id) => id,
+                None => {
+                    let id = self.series.len() as u32;
+                    let owned: Box<[u32]> = tuple.as_slice().into();
+                    self.series.push(owned.clone());
+                    self.series_ids.insert(owned, id);
+                    id
+                }
+            };
+            if seen.insert(id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    fn key_of(&self, id: u32) -> SeriesKey {
+        let tuple = &self.series[id as usize];
+        // Tuples are in key-name order already (see `ids_of`).
+        SeriesKey(
+            tuple
+                .chunks_exact(2)
+                .map(|kv| {
+                    (
+                        Arc::clone(&self.strings[kv[0] as usize]),
+                        Arc::clone(&self.strings[kv[1] as usize]),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// After days went: the table again holds only what its days name.
+    fn rebuild(&mut self) {
+        let keep: BTreeSet<u32> = self.days.values().flat_map(Day::ids).collect();
+        if keep.len() == self.series.len() {
+            return;
+        }
+        let mut fresh = Table::default();
+        let mut remap = HashMap::new();
+        for id in keep {
+            let key = self.key_of(id);
+            let mut tuple = Vec::with_capacity(key.tags().len() * 2);
+            for (k, v) in key.tags() {
+                tuple.push(fresh.intern(k));
+                tuple.push(fresh.intern(v));
+            }
+            let new = fresh.series.len() as u32;
+            let owned: Box<[u32]> = tuple.into();
+            fresh.series.push(owned.clone());
+            fresh.series_ids.insert(owned, new);
+            remap.insert(id, new);
+        }
+        for (day, d) in std::mem::take(&mut self.days) {
+            let mut nd = Day {
+                files: d.files,
+                members: Vec::new(),
+            };
+            for id in d.ids() {
+                if let Some(&new) = remap.get(&id) {
+                    nd.set(new);
+                }
+            }
+            fresh.days.insert(day, nd);
+        }
+        *self = fresh;
+    }
+}
+
+/// The distinct series of one file a flush wrote: ids in its table of the index.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct FileSeries {
+    ids: Vec<u32>,
 }
 
 impl SeriesIndex {
-    /// Of `series` (a new file's, of `day`), those no file of the day has yet: what its
-    /// manifest entry records.
-    pub(crate) fn new_in(
-        &self,
+    /// The series of `batch`, a file of `bucket`/`measurement`, and how many of them no file
+    /// of `day` had (what its manifest entry records). Changes nothing readers see.
+    pub(crate) fn prepare(
+        &mut self,
         bucket: BucketId,
         measurement: &str,
         day: i64,
-        series: &[SeriesKey],
-    ) -> FileSeries {
-        let known = self
-            .tables
-            .get(&(bucket, measurement.to_owned()))
-            .and_then(|days| days.get(&day));
-        let new: Vec<SeriesKey> = series
+        batch: &RecordBatch,
+    ) -> Result<(FileSeries, u64)> {
+        let t = self.table_mut(bucket, measurement);
+        let ids = t.ids_of(batch)?;
+        let known = t.days.get(&day);
+        let new = ids
             .iter()
-            .filter(|s| known.is_none_or(|d| !d.series.contains(*s)))
-            .cloned()
-            .collect();
-        FileSeries::of(&new)
+            .filter(|&&id| known.is_none_or(|d| !d.has(id)))
+            .count();
+        Ok((FileSeries { ids }, new as u64))
     }
 
-    /// A file of `day` holding (at least) `series` is named by a durable manifest.
+    /// A file of `day` holding `series` is named by a durable manifest.
     pub(crate) fn add_file(
         &mut self,
         bucket: BucketId,
         measurement: &str,
         day: i64,
-        series: impl IntoIterator<Item = SeriesKey>,
+        series: &FileSeries,
     ) {
-        let d = self.day_mut(bucket, measurement, day);
+        let d = self
+            .table_mut(bucket, measurement)
+            .days
+            .entry(day)
+            .or_default();
         d.files += 1;
-        d.series.extend(series);
+        for &id in &series.ids {
+            d.set(id);
+        }
     }
 
-    /// Series a day had in files that are gone while others of the day remain (start-up).
-    pub(crate) fn add_series(
+    /// The series of `batch` are in a file of `day` (start-up, reading files).
+    pub(crate) fn add_batch(
         &mut self,
         bucket: BucketId,
         measurement: &str,
         day: i64,
-        series: impl IntoIterator<Item = SeriesKey>,
-    ) {
-        self.day_mut(bucket, measurement, day).series.extend(series);
+        batch: &RecordBatch,
+    ) -> Result<()> {
+        let t = self.table_mut(bucket, measurement);
+        let ids = t.ids_of(batch)?;
+        let d = t.days.entry(day).or_default();
+        for id in ids {
+            d.set(id);
+        }
+        Ok(())
+    }
+
+    /// A file of `day` counts (start-up: its series come from the files read).
+    pub(crate) fn count_file(&mut self, bucket: BucketId, measurement: &str, day: i64) {
+        self.table_mut(bucket, measurement)
+            .days
+            .entry(day)
+            .or_default()
+            .files += 1;
     }
 
     /// A file of `day` is no longer part of the data; the day goes with its last file.
     pub(crate) fn remove_file(&mut self, bucket: BucketId, measurement: &str, day: i64) {
         let key = (bucket, measurement.to_owned());
-        let Some(days) = self.tables.get_mut(&key) else {
+        let Some(t) = self.tables.get_mut(&key) else {
             return;
         };
-        if let Some(d) = days.get_mut(&day) {
+        if let Some(d) = t.days.get_mut(&day) {
             d.files = d.files.saturating_sub(1);
             if d.files == 0 {
-                days.remove(&day);
+                t.days.remove(&day);
+                t.rebuild();
             }
         }
-        if days.is_empty() {
+        if t.days.is_empty() {
             self.tables.remove(&key);
         }
-    }
-
-    /// Days with no file (start-up adds the series of removed files before it knows).
-    pub(crate) fn drop_empty_days(&mut self) {
-        for days in self.tables.values_mut() {
-            days.retain(|_, d| d.files > 0);
-        }
-        self.tables.retain(|_, days| !days.is_empty());
     }
 
     /// Adds to `out` the series of `bucket`'s measurements that `wanted` accepts, in files of
@@ -311,112 +399,72 @@ impl SeriesIndex {
         max_day: i64,
         out: &mut BTreeMap<String, HashSet<SeriesKey>>,
     ) {
-        for ((b, measurement), days) in &self.tables {
+        for ((b, measurement), t) in &self.tables {
             if *b != bucket || !wanted(measurement) {
                 continue;
             }
-            let set = out.entry(measurement.clone()).or_default();
-            for d in days.range(min_day..=max_day).map(|(_, d)| d) {
-                set.extend(d.series.iter().cloned());
+            let mut ids: BTreeSet<u32> = BTreeSet::new();
+            for (_, d) in t.days.range(min_day..=max_day) {
+                ids.extend(d.ids());
             }
+            if ids.is_empty() {
+                continue;
+            }
+            let set = out.entry(measurement.clone()).or_default();
+            set.extend(ids.into_iter().map(|id| t.key_of(id)));
         }
     }
 
-    fn day_mut(&mut self, bucket: BucketId, measurement: &str, day: i64) -> &mut Day {
+    fn table_mut(&mut self, bucket: BucketId, measurement: &str) -> &mut Table {
         self.tables
             .entry((bucket, measurement.to_owned()))
             .or_default()
-            .entry(day)
-            .or_default()
     }
 }
 
-/// The index of the files `state` names, as start-up builds it. A file recorded by a build
-/// before the index is read (its tag columns only), once: later records carry series.
+/// The index of the files `state` names, as start-up builds it, from the manifests and the tag
+/// columns of the few files that brought a day new series: every series of a day is in one
+/// of those. A day that lost such a file to retention while others remain has all its files
+/// read; so has a file recorded by a build before the index.
 pub(crate) async fn load(
-    store: &dyn ObjectStore,
+    store: &Arc<dyn ObjectStore>,
     state: &crate::manifest::ManifestState,
 ) -> Result<SeriesIndex> {
+    let day_key = |f: &FileEntry| (f.bucket, f.measurement.clone(), day_of(f.min_time_ns));
+    let read_whole_day: HashSet<_> = state
+        .removed
+        .iter()
+        .filter(|f| f.new_series != Some(0))
+        .map(day_key)
+        .collect();
     let mut index = SeriesIndex::default();
     let mut read = 0usize;
     for f in &state.entries {
-        let series = match &f.series {
-            Some(s) => s.keys().unwrap_or_default(),
-            None => {
-                read += 1;
-                read_series(store, &f.path).await?
-            }
-        };
-        index.add_file(
-            BucketId(f.bucket),
-            &f.measurement,
-            day_of(f.min_time_ns),
-            series,
-        );
+        let (bucket, measurement, day) = day_key(f);
+        let bucket = BucketId(bucket);
+        index.count_file(bucket, &measurement, day);
+        if f.new_series == Some(0) && !read_whole_day.contains(&day_key(f)) {
+            continue;
+        }
+        read += 1;
+        for batch in crate::read::tag_columns(store, &f.path, f.bytes).await? {
+            index.add_batch(bucket, &measurement, day, &batch)?;
+        }
     }
-    for f in &state.removed {
-        let series = f
-            .series
-            .as_ref()
-            .and_then(FileSeries::keys)
-            .unwrap_or_default();
-        index.add_series(
-            BucketId(f.bucket),
-            &f.measurement,
-            day_of(f.min_time_ns),
-            series,
-        );
-    }
-    index.drop_empty_days();
-    if read > 0 {
-        tracing::info!(
-            files = read,
-            "read the series of files recorded before the series index"
-        );
-    }
+    tracing::info!(
+        files = state.entries.len(),
+        read,
+        "series index built from the manifests and the tag columns of the files that brought new series"
+    );
     Ok(index)
-}
-
-/// The distinct series in a Parquet file, from its tag columns.
-async fn read_series(store: &dyn ObjectStore, path: &str) -> Result<Vec<SeriesKey>> {
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    use parquet::arrow::ProjectionMask;
-    let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| EngineError::Corrupt {
-        path: path.to_owned(),
-        source: e,
-    };
-    let bytes = store
-        .get(&object_store::path::Path::from(path))
-        .await?
-        .bytes()
-        .await?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| corrupt(Box::new(e)))?;
-    let tags: Vec<usize> = builder
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| matches!(f.data_type(), DataType::Dictionary(_, _)))
-        .map(|(i, _)| i)
-        .collect();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), tags);
-    let reader = builder
-        .with_projection(mask)
-        .build()
-        .map_err(|e| corrupt(Box::new(e)))?;
-    let mut all = BTreeSet::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| corrupt(Box::new(e)))?;
-        all.extend(distinct(&batch, false, i64::MIN, i64::MAX)?);
-    }
-    Ok(all.into_iter().collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow::array::{ArrayRef, Int32Array, TimestampNanosecondArray};
+    use arrow::array::{
+        ArrayRef, DictionaryArray, Int32Array, StringArray, TimestampNanosecondArray,
+    };
 
     fn key(pairs: &[(&str, &str)]) -> SeriesKey {
         SeriesKey::new(
@@ -457,7 +505,7 @@ mod tests {
             tag(vec![Some(0), Some(0), Some(0), Some(0)], &["eu"]),
             vec![10, 20, 30, 40],
         );
-        let all = distinct(&b, false, i64::MIN, i64::MAX).expect("series");
+        let all = distinct(&b, i64::MIN, i64::MAX).expect("series");
         assert_eq!(
             all,
             vec![
@@ -466,7 +514,7 @@ mod tests {
                 key(&[("region", "eu")]),
             ]
         );
-        let late = distinct(&b, false, 25, 100).expect("series");
+        let late = distinct(&b, 25, 100).expect("series");
         assert_eq!(
             late,
             vec![
@@ -491,51 +539,82 @@ mod tests {
         )])
         .expect("batch");
         assert_eq!(
-            distinct(&b, true, i64::MIN, i64::MAX).expect("series"),
+            distinct(&b, i64::MIN, i64::MAX).expect("series"),
             vec![key(&[])]
         );
     }
 
-    #[test]
-    fn persisted_form_round_trips() {
-        let series = vec![
-            key(&[("host", "a")]),
-            key(&[("dc", "x"), ("host", "b")]),
-            key(&[]),
-        ];
-        let f = FileSeries::of(&series);
-        assert_eq!(f.tags, vec!["dc", "host"]);
-        assert_eq!(f.keys(), Some(series));
-        let damaged = FileSeries {
-            tags: vec!["a".into()],
-            rows: vec![vec![]],
-        };
-        assert_eq!(damaged.keys(), None);
+    fn cpu(hosts: &[&str]) -> RecordBatch {
+        let keys: Vec<Option<i32>> = (0..hosts.len() as i32).map(Some).collect();
+        let n = hosts.len();
+        batch(tag(keys, hosts), tag(vec![Some(0); n], &["eu"]), vec![0; n])
+    }
+
+    fn collected(index: &SeriesIndex, days: std::ops::RangeInclusive<i64>) -> Vec<SeriesKey> {
+        let mut out = BTreeMap::new();
+        index.collect(BucketId(1), &|_| true, *days.start(), *days.end(), &mut out);
+        let mut all: Vec<SeriesKey> = out.into_values().flatten().collect();
+        all.sort();
+        all
     }
 
     #[test]
-    fn a_day_records_only_new_series_and_goes_with_its_last_file() {
+    fn a_day_counts_only_new_series_and_goes_with_its_last_file() {
         let mut index = SeriesIndex::default();
         let (b, m) = (BucketId(1), "cpu");
-        let first = vec![key(&[("host", "a")]), key(&[("host", "b")])];
-        assert_eq!(index.new_in(b, m, 5, &first).rows.len(), 2);
-        index.add_file(b, m, 5, first.clone());
-        let second = vec![key(&[("host", "b")]), key(&[("host", "c")])];
-        let new = index.new_in(b, m, 5, &second);
-        assert_eq!(new.keys(), Some(vec![key(&[("host", "c")])]));
-        // Another day knows nothing yet.
-        assert_eq!(index.new_in(b, m, 6, &second).rows.len(), 2);
-        index.add_file(b, m, 5, second);
-        let mut out = BTreeMap::new();
-        index.collect(b, &|_| true, i64::MIN, i64::MAX, &mut out);
-        assert_eq!(out["cpu"].len(), 3);
+        let (first, new) = index.prepare(b, m, 5, &cpu(&["a", "b", "a"])).expect("ids");
+        assert_eq!(new, 2);
+        index.add_file(b, m, 5, &first);
+        let (second, new) = index.prepare(b, m, 5, &cpu(&["b", "c"])).expect("ids");
+        assert_eq!(new, 1, "only c is new to the day");
+        let (_, new) = index.prepare(b, m, 6, &cpu(&["b", "c"])).expect("ids");
+        assert_eq!(new, 2, "another day knows nothing yet");
+        index.add_file(b, m, 5, &second);
+        index.add_file(b, m, 6, &second);
+        let t = &index.tables[&(b, m.to_owned())];
+        assert_eq!(
+            t.series.len(),
+            3,
+            "a series is kept once, whatever its days"
+        );
+        assert_eq!(collected(&index, 5..=6).len(), 3);
+        assert_eq!(collected(&index, 6..=6).len(), 2);
+
+        index.remove_file(b, m, 6);
         index.remove_file(b, m, 5);
-        let mut out = BTreeMap::new();
-        index.collect(b, &|_| true, 5, 5, &mut out);
-        assert_eq!(out["cpu"].len(), 3, "one file of the day remains");
+        assert_eq!(
+            collected(&index, 5..=5).len(),
+            3,
+            "one file of day 5 remains"
+        );
         index.remove_file(b, m, 5);
-        let mut out = BTreeMap::new();
-        index.collect(b, &|_| true, i64::MIN, i64::MAX, &mut out);
-        assert!(out.is_empty());
+        assert!(collected(&index, i64::MIN..=i64::MAX).is_empty());
+        assert!(index.tables.is_empty());
+    }
+
+    #[test]
+    fn dropping_a_day_forgets_the_series_only_it_had() {
+        let mut index = SeriesIndex::default();
+        let (b, m) = (BucketId(1), "cpu");
+        let (old, _) = index
+            .prepare(b, m, 1, &cpu(&["gone", "kept"]))
+            .expect("ids");
+        index.add_file(b, m, 1, &old);
+        let (new, _) = index.prepare(b, m, 2, &cpu(&["kept", "new"])).expect("ids");
+        index.add_file(b, m, 2, &new);
+        index.remove_file(b, m, 1);
+        let t = &index.tables[&(b, m.to_owned())];
+        assert_eq!(t.series.len(), 2);
+        assert!(!t.strings.iter().any(|s| &**s == "gone"));
+        assert_eq!(
+            collected(&index, i64::MIN..=i64::MAX),
+            vec![
+                key(&[("host", "kept"), ("region", "eu")]),
+                key(&[("host", "new"), ("region", "eu")])
+            ]
+        );
+        // The ids still agree with the files: a later file of day 2 adds nothing new.
+        let (_, new) = index.prepare(b, m, 2, &cpu(&["new"])).expect("ids");
+        assert_eq!(new, 0);
     }
 }

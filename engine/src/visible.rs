@@ -10,9 +10,7 @@ use std::sync::Arc;
 
 use catalog::BucketId;
 
-use crate::flush::Written;
 use crate::held::{Held, TableKey};
-use crate::series::{day_of, SeriesIndex};
 use crate::{FileEntry, Result, TableBuffer, Taken};
 
 /// A file named by a durable manifest. Snapshots hold it by `Arc`: the count says whether a
@@ -42,8 +40,6 @@ pub(crate) struct Visible {
     pub(crate) held: Held,
     /// Retired files that a snapshot may still read.
     retired: Vec<Arc<FileHandle>>,
-    /// The series of `files`, changed with them.
-    pub(crate) series: SeriesIndex,
 }
 
 /// What one table has outside its buffers, for a snapshot.
@@ -55,7 +51,7 @@ pub(crate) struct Outside {
 
 impl Visible {
     /// The state start-up finds: `files` in commit order.
-    pub(crate) fn new(files: Vec<FileEntry>, held: Held, series: SeriesIndex) -> Self {
+    pub(crate) fn new(files: Vec<FileEntry>, held: Held) -> Self {
         let files: Vec<_> = files
             .into_iter()
             .enumerate()
@@ -70,7 +66,6 @@ impl Visible {
             next_order: files.len() as u64,
             files,
             held,
-            series,
             ..Visible::default()
         }
     }
@@ -129,10 +124,8 @@ impl Visible {
     }
 
     /// A manifest naming `files` is durable: the rows of `flushed` are in them now.
-    pub(crate) fn commit(&mut self, files: Vec<Written>, flushed: &[TableKey]) {
-        for Written { entry, day, series } in files {
-            self.series
-                .add_file(BucketId(entry.bucket), &entry.measurement, day, series);
+    pub(crate) fn commit(&mut self, files: Vec<FileEntry>, flushed: &[TableKey]) {
+        for entry in files {
             let order = self.next_order;
             self.next_order += 1;
             self.files.push(Arc::new(FileHandle { entry, order }));
@@ -158,11 +151,6 @@ impl Visible {
             .into_iter()
             .partition(|f| paths.contains(f.entry.path.as_str()));
         self.files = keep;
-        for f in &gone {
-            let e = &f.entry;
-            self.series
-                .remove_file(BucketId(e.bucket), &e.measurement, day_of(e.min_time_ns));
-        }
         self.retired.extend::<Vec<_>>(gone);
     }
 

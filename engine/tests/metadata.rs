@@ -1,9 +1,8 @@
 //! A bucket's measurements, tag keys, tag values and series are known without reading data:
 //! from memory before a flush, from the series index after it, and after a restart from the
-//! manifests alone — no Parquet file is read.
+//! manifests and the tag columns of only those files that brought their day new series.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use catalog::Bucket;
@@ -112,7 +111,7 @@ async fn series_come_from_memory_then_the_index_then_the_manifests() {
     assert_eq!(found[0].tag_values("region"), vec!["eu", "us"]);
     assert_eq!(found[1].tag_keys(), Vec::<&str>::new());
 
-    // A second flush of the same day records only the series it adds.
+    // A second flush of the same day counts only the series it adds; a third adds none.
     write(
         &engine,
         &bucket,
@@ -123,11 +122,31 @@ async fn series_come_from_memory_then_the_index_then_the_manifests() {
     )
     .await;
     engine.flush_now().await.expect("flush");
-    let records = manifests(dir.path());
-    let last = &records.last().expect("a record").1;
+    write(
+        &engine,
+        &bucket,
+        &format!("cpu,host=c,region=eu v=7 {}\n", NOW_NS + 3),
+    )
+    .await;
+    engine.flush_now().await.expect("flush");
+    let new_series: Vec<(String, u64)> = manifests(dir.path())
+        .iter()
+        .flat_map(|(_, json)| json["files"].as_array().cloned().unwrap_or_default())
+        .map(|f| {
+            let m = f["measurement"].as_str().expect("measurement").to_owned();
+            (m, f["new_series"].as_u64().expect("new_series"))
+        })
+        .collect();
+    let mut sorted = new_series.clone();
+    sorted.sort();
     assert_eq!(
-        last["files"][0]["series"],
-        serde_json::json!({"tags": ["host", "region"], "rows": [["c", "eu"]]}),
+        sorted,
+        vec![
+            ("cpu".into(), 0),
+            ("cpu".into(), 1),
+            ("cpu".into(), 3),
+            ("mem".into(), 1)
+        ]
     );
     let mut want = want;
     want.insert("cpu,host=c,region=eu".into());
@@ -157,11 +176,15 @@ async fn series_come_from_memory_then_the_index_then_the_manifests() {
         .series(SnapshotRequest::all(catalog::BucketId(999)))
         .expect("series")
         .is_empty());
-    assert_eq!(
-        store.parquet_reads.load(Ordering::Relaxed),
-        0,
-        "no Parquet read"
-    );
+    assert!(store.parquet_reads.lock().is_empty(), "no Parquet read");
+    let carriers: std::collections::BTreeSet<String> = engine
+        .files()
+        .into_iter()
+        .filter(|f| f.new_series != Some(0))
+        .map(|f| f.path)
+        .collect();
+    assert_eq!(carriers.len(), 3);
+    assert_eq!(engine.files().len(), 4);
 
     engine.shutdown().expect("shutdown");
     drop(engine);
@@ -172,14 +195,15 @@ async fn series_come_from_memory_then_the_index_then_the_manifests() {
         "restarted"
     );
     assert_eq!(
-        store.parquet_reads.load(Ordering::Relaxed),
-        0,
-        "start-up and the series read no Parquet file"
+        *store.parquet_reads.lock(),
+        carriers,
+        "start-up reads only the files that brought new series; the series read none"
     );
     engine.shutdown().expect("shutdown");
 }
 
-/// Records written before the series index have no series: start-up reads those files once.
+/// Records written before the series index do not say whether a file brought new series:
+/// start-up reads those files.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_recorded_without_series_are_read_once() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -196,12 +220,12 @@ async fn files_recorded_without_series_are_read_once() {
     drop(engine);
     for (path, mut json) in manifests(dir.path()) {
         for f in json["files"].as_array_mut().into_iter().flatten() {
-            f.as_object_mut().expect("entry").remove("series");
+            f.as_object_mut().expect("entry").remove("new_series");
         }
         std::fs::write(&path, serde_json::to_vec(&json).expect("json")).expect("rewrite");
     }
     let (engine, _catalog, store) = open_counting(dir.path()).await;
-    assert_eq!(store.parquet_reads.load(Ordering::Relaxed), 2, "two files");
+    assert_eq!(store.parquet_reads.lock().len(), 2, "two files");
     assert_eq!(
         flat(
             &engine
@@ -213,20 +237,20 @@ async fn files_recorded_without_series_are_read_once() {
     engine.shutdown().expect("shutdown");
 }
 
-/// A damaged series record is an error naming the manifest, and changes nothing.
+/// A file start-up must read that is not Parquet is an error naming it, and changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_damaged_series_record_names_its_manifest() {
+async fn a_damaged_file_is_named_and_left_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (engine, catalog) = support::open(dir.path(), support::config(dir.path())).await;
     let bucket = catalog.resolve_v1("db", "", true).await.expect("bucket");
     write(&engine, &bucket, &format!("cpu,host=a v=1 {NOW_NS}\n")).await;
     engine.flush_now().await.expect("flush");
+    let file = engine.files().pop().expect("a file");
     engine.shutdown().expect("shutdown");
     drop(engine);
-    let (path, mut json) = manifests(dir.path()).pop().expect("a record");
-    json["files"][0]["series"]["rows"] = serde_json::json!([["a", "extra"]]);
-    let damaged = serde_json::to_vec(&json).expect("json");
-    std::fs::write(&path, &damaged).expect("rewrite");
+    let path = dir.path().join(&file.path);
+    let damaged = vec![b'x'; file.bytes as usize];
+    std::fs::write(&path, &damaged).expect("damage");
     let local: Arc<dyn ObjectStore> =
         Arc::new(engine::SyncedLocalStore::new(dir.path()).expect("store"));
     let catalog = Arc::new(
@@ -242,13 +266,8 @@ async fn a_damaged_series_record_names_its_manifest() {
     );
     let err = Engine::open(support::config(dir.path()), local, catalog)
         .await
-        .expect_err("a damaged record");
-    let name = path
-        .file_name()
-        .expect("name")
-        .to_string_lossy()
-        .to_string();
-    assert!(err.to_string().contains(&name), "{err}");
+        .expect_err("a damaged file");
+    assert!(err.to_string().contains(&file.path), "{err}");
     assert_eq!(
         std::fs::read(&path).expect("read"),
         damaged,
@@ -312,5 +331,54 @@ async fn retention_drops_a_days_series_with_its_files() {
         })
         .collect();
     assert_eq!(tags["cpu"], vec!["new"]);
+    engine.shutdown().expect("shutdown");
+}
+
+/// Retention that takes the file that brought a day its series, but leaves a later file of the
+/// day holding them, keeps them — after a restart too (start-up then reads the day's files).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_keeps_its_series_when_its_first_file_expires() {
+    const HOUR_NS: i64 = 3_600 * 1_000_000_000;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, catalog) = support::open(dir.path(), support::config(dir.path())).await;
+    let bucket = catalog
+        .create_bucket("db/two_days", Some(2 * DAY_NS))
+        .await
+        .expect("bucket");
+    let (early, late) = (NOW_NS - 6 * HOUR_NS, NOW_NS + 6 * HOUR_NS);
+    write(&engine, &bucket, &format!("cpu,host=a v=1 {early}\n")).await;
+    engine.flush_now().await.expect("flush");
+    write(&engine, &bucket, &format!("cpu,host=a v=2 {late}\n")).await;
+    engine.flush_now().await.expect("flush");
+    let files = engine.files();
+    assert_eq!(
+        files.iter().map(|f| f.new_series).collect::<Vec<_>>(),
+        vec![Some(1), Some(0)]
+    );
+    assert_eq!(
+        engine
+            .expire_files(early + 2 * DAY_NS + HOUR_NS)
+            .await
+            .expect("expire"),
+        1
+    );
+    let all = SnapshotRequest::all(bucket.id);
+    assert_eq!(
+        flat(&engine.series(all).expect("series")),
+        set(&["cpu,host=a"])
+    );
+    engine.shutdown().expect("shutdown");
+    drop(engine);
+    let (engine, _catalog, store) = open_counting(dir.path()).await;
+    assert_eq!(
+        flat(&engine.series(all).expect("series")),
+        set(&["cpu,host=a"]),
+        "after a restart"
+    );
+    assert_eq!(
+        store.parquet_reads.lock().len(),
+        1,
+        "the day's remaining file"
+    );
     engine.shutdown().expect("shutdown");
 }

@@ -1,7 +1,7 @@
 //! An object store that injects failures and counts reads, for tests.
 
+use std::collections::BTreeSet;
 use std::ops::Range;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -16,12 +16,12 @@ use parking_lot::Mutex;
 
 /// A store that refuses to create objects whose path contains `fail` (the injected error), or
 /// panics on them when `fail` starts with `panic:` (a bug in a flush).
-/// It also counts reads of Parquet files (`parquet_reads`).
+/// It also notes which Parquet files are read (`parquet_reads`).
 #[derive(Debug)]
 pub(crate) struct Faulty {
     pub(crate) inner: Arc<dyn ObjectStore>,
     pub(crate) fail: Arc<Mutex<Option<String>>>,
-    pub(crate) parquet_reads: Arc<AtomicUsize>,
+    pub(crate) parquet_reads: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl std::fmt::Display for Faulty {
@@ -42,7 +42,7 @@ impl Faulty {
 
     fn count_read(&self, location: &Path) {
         if location.as_ref().ends_with(".parquet") {
-            self.parquet_reads.fetch_add(1, Ordering::Relaxed);
+            self.parquet_reads.lock().insert(location.to_string());
         }
     }
 
