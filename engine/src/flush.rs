@@ -106,7 +106,7 @@ pub(crate) async fn write_job(
         for f in &entries {
             let _ = settings
                 .store
-                .delete(&Path::from(f.entry.path.as_str()))
+                .delete(&layout::object_path(&f.entry.path))
                 .await;
         }
         return Err(e);

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use catalog::BucketId;
 use crossbeam::channel::{Receiver, RecvTimeoutError, Sender};
-use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
 use crate::held::TableKey;
@@ -350,7 +349,7 @@ impl Engine {
                 let _ = self
                     .inner
                     .store
-                    .delete(&Path::from(f.entry.path.as_str()))
+                    .delete(&layout::object_path(&f.entry.path))
                     .await;
             }
             for (key, since, merged) in written {

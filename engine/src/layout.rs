@@ -118,6 +118,12 @@ impl Layout {
     }
 }
 
+/// The object path a manifest's path string names. It is stored encoded (as `Path` prints):
+/// `Path::from` would encode it again and name another object.
+pub(crate) fn object_path(stored: &str) -> Path {
+    Path::parse(stored).unwrap_or_else(|_| Path::from(stored))
+}
+
 /// A name as logs show it: at most 100 bytes, cut on a character boundary.
 pub fn short_name(name: &str) -> std::borrow::Cow<'_, str> {
     const MAX: usize = 100;

@@ -82,7 +82,7 @@ pub(crate) async fn tag_columns(
     };
     let reader = Ranged {
         store: Arc::clone(store),
-        path: Path::from(path),
+        path: crate::layout::object_path(path),
         size,
     };
     let builder = ParquetRecordBatchStreamBuilder::new(reader)

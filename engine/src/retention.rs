@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use catalog::BucketId;
-use object_store::path::Path;
 use object_store::ObjectStoreExt;
 
 use crate::{manifest, Engine, Result};
@@ -49,7 +48,12 @@ impl Engine {
         let free = self.inner.visible.lock().unreferenced();
         let mut n = 0;
         for f in free {
-            match self.inner.store.delete(&Path::from(f.path.as_str())).await {
+            match self
+                .inner
+                .store
+                .delete(&crate::layout::object_path(&f.path))
+                .await
+            {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {
                     n += 1;
                     tracing::info!(path = %f.path, "deleted a retired file");
