@@ -221,7 +221,8 @@ impl Engine {
                 }
             }
         }
-        self.inner.buffered_bytes.store(0, Ordering::SeqCst);
+        let bytes = self.inner.buffered_bytes.swap(0, Ordering::SeqCst);
+        self.inner.flushing_bytes.fetch_add(bytes, Ordering::SeqCst);
         let mut visible = self.inner.visible.lock();
         taken
             .into_iter()
@@ -247,6 +248,15 @@ impl Engine {
         retry_all: bool,
         started: std::time::Instant,
     ) -> Result<()> {
+        // However it ends, the rows taken are then in files, held (counted there) or only
+        // in the WAL (poisoned).
+        struct Released<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Released<'_> {
+            fn drop(&mut self) {
+                self.0.store(0, Ordering::SeqCst);
+            }
+        }
+        let _released = Released(&self.inner.flushing_bytes);
         let now = std::time::Instant::now();
         let first_new = self.inner.committed_through.lock().map_or(0, |t| t + 1);
         let mut work = taken;

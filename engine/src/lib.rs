@@ -116,6 +116,9 @@ struct Inner {
     flush_failed: AtomicBool,
     /// Bytes of rows in `held`: they count against `max_buffer_bytes` like buffered ones.
     held_bytes: AtomicUsize,
+    /// Bytes of the rows the flush in progress took from the buffers: they are still in
+    /// memory (and the flush makes copies of them), so they count too.
+    flushing_bytes: AtomicUsize,
     /// `wal_through` of the newest durable manifest.
     committed_through: Mutex<Option<u64>>,
     kick: Sender<Kick>,

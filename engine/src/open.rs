@@ -80,6 +80,7 @@ impl Engine {
                 shutting_down: AtomicBool::new(false),
                 flush_failed: AtomicBool::new(false),
                 held_bytes: AtomicUsize::new(0),
+                flushing_bytes: AtomicUsize::new(0),
                 committed_through: Mutex::new(manifests.wal_through),
                 kick: kick_tx,
                 coordinator: Mutex::new(None),

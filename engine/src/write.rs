@@ -118,7 +118,8 @@ impl Engine {
     async fn wait_for_room(&self) -> Result<()> {
         let limit = self.inner.config.max_buffer_bytes;
         for _ in 0..500 {
-            let held = self.inner.held_bytes.load(Ordering::Relaxed);
+            let held = self.inner.held_bytes.load(Ordering::Relaxed)
+                + self.inner.flushing_bytes.load(Ordering::Relaxed);
             if self.inner.buffered_bytes.load(Ordering::Relaxed) + held < limit {
                 return Ok(());
             }
