@@ -226,6 +226,18 @@ impl Builder {
 }
 
 /// The Arrow type a column is stored as.
+/// Positions of the tag columns of `schema`: tags are the dictionary-encoded columns, in
+/// buffers and files alike.
+pub(crate) fn tag_indices(schema: &arrow::datatypes::Schema) -> Vec<usize> {
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f.data_type(), DataType::Dictionary(_, _)))
+        .map(|(i, _)| i)
+        .collect()
+}
+
 pub fn arrow_type(ty: ColumnType) -> DataType {
     match ty {
         ColumnType::Tag => {

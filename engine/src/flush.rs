@@ -269,14 +269,7 @@ fn writer_properties(
 
 /// The dictionary-encoded (tag) columns of `batch`.
 fn tag_columns(batch: &RecordBatch) -> Result<RecordBatch> {
-    let tags: Vec<usize> = batch
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| matches!(f.data_type(), DataType::Dictionary(_, _)))
-        .map(|(i, _)| i)
-        .collect();
+    let tags = crate::buffer::tag_indices(&batch.schema());
     batch
         .project(&tags)
         .map_err(|e| EngineError::Internal(e.to_string()))

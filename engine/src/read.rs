@@ -4,7 +4,6 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -88,14 +87,7 @@ pub(crate) async fn tag_columns(
     let builder = ParquetRecordBatchStreamBuilder::new(reader)
         .await
         .map_err(corrupt)?;
-    let tags: Vec<usize> = builder
-        .schema()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| matches!(f.data_type(), DataType::Dictionary(_, _)))
-        .map(|(i, _)| i)
-        .collect();
+    let tags = crate::buffer::tag_indices(builder.schema());
     let mask = ProjectionMask::roots(builder.parquet_schema(), tags);
     let stream = builder.with_projection(mask).build().map_err(corrupt)?;
     stream.try_collect().await.map_err(corrupt)

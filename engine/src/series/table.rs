@@ -117,13 +117,7 @@ impl Table {
     pub(super) fn ids_of(&mut self, batch: &RecordBatch) -> Result<Vec<u32>> {
         let schema = batch.schema();
         // By name: a series hashes the same whatever the batch's column order.
-        let mut tags: Vec<usize> = schema
-            .fields()
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| matches!(f.data_type(), DataType::Dictionary(_, _)))
-            .map(|(i, _)| i)
-            .collect();
+        let mut tags = crate::buffer::tag_indices(&schema);
         tags.sort_by(|&a, &b| schema.field(a).name().cmp(schema.field(b).name()));
         let mut columns = Vec::with_capacity(tags.len());
         for &i in &tags {
