@@ -583,6 +583,7 @@ impl Builder {
 #[cfg(test)]
 mod chunk_tests {
     use super::*;
+    use arrow::array::AsArray;
 
     #[test]
     fn full_builders_are_sealed_and_taken_in_order() {
@@ -648,30 +649,26 @@ mod chunk_tests {
             }
         }
         assert_eq!(parts[2].seq.value(10), u64::MAX);
-        let merged = crate::flush::merge_rows(parts)
-            .expect("merge")
-            .expect("rows");
-        assert_eq!(merged.batch.num_rows(), total + 1);
-        let late_col = merged.batch.column_by_name("late").expect("late column");
+        // Sorted as a flush writes them: every row, the late column null where it was absent,
+        // and each row's host the one it was written with.
+        let sorted = crate::flush::Sorted::new(&parts).expect("sort");
+        let out = sorted.batch(0, sorted.rows()).expect("batch");
+        assert_eq!(out.num_rows(), total + 1);
+        let late_col = out.column_by_name("late").expect("late column");
         assert_eq!(late_col.null_count(), total);
-        let host = merged
-            .batch
+        let host = out
             .column_by_name("host")
-            .and_then(|c| {
-                c.as_any()
-                    .downcast_ref::<arrow::array::DictionaryArray<Int32Type>>()
-                    .cloned()
-            })
+            .and_then(|c| c.as_dictionary_opt::<Int32Type>())
             .expect("host column");
-        let values = host
-            .values()
-            .as_any()
-            .downcast_ref::<arrow::array::StringArray>()
-            .cloned()
-            .expect("string values");
-        for row in [0, 5, CHUNK_ROWS - 1, CHUNK_ROWS + 3, 2 * CHUNK_ROWS + 9] {
+        let values = host.values().as_string::<i32>();
+        let time = out
+            .column_by_name(TIME_COLUMN)
+            .and_then(|c| c.as_primitive_opt::<arrow::datatypes::TimestampNanosecondType>())
+            .expect("time");
+        for row in 0..out.num_rows() {
+            let written = time.value(row).max(0) as usize % hosts;
             let key = host.keys().value(row) as usize;
-            assert_eq!(values.value(key), format!("h{}", row % hosts), "row {row}");
+            assert_eq!(values.value(key), format!("h{written}"), "row {row}");
         }
     }
 }

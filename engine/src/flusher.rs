@@ -278,12 +278,13 @@ impl Engine {
             stats: Arc::clone(&self.inner.flush_stats),
         };
         let mut files = Vec::new();
-        // Tables whose files were written: held again if the manifest fails.
-        let mut written: Vec<(TableKey, u64, Option<Taken>)> = Vec::new();
+        // Tables whose files were written, with their rows (shared with `visible`): held
+        // again if the manifest fails.
+        let mut written: Vec<(TableKey, u64, Vec<Taken>)> = Vec::new();
         let mut failed = 0usize;
         let mut rows = 0usize;
         for key in work {
-            let (since, rows_of_key) = {
+            let (since, parts) = {
                 let mut visible = self.inner.visible.lock();
                 let since = visible.held.since(&key, first_new);
                 if !(retry_all || visible.held.is_due(&key, now)) {
@@ -295,24 +296,21 @@ impl Engine {
                 let rows = visible.attempt_rows(&key).map_err(|e| self.flush_bug(e))?;
                 (since, rows)
             };
-            let merged = match flush::merge_rows(rows_of_key) {
-                Ok(Some(merged)) => merged,
-                Ok(None) => {
-                    // Held after a restart, but none of its lines came back from the WAL.
-                    written.push((key, since, None));
-                    continue;
-                }
-                Err(e) => return Err(self.flush_bug(e)),
-            };
-            rows += merged.batch.num_rows();
-            match flush::write_job(&settings, ids, key.0, &key.1, &merged).await {
+            let n: usize = parts.iter().map(|t| t.batch.num_rows()).sum();
+            if n == 0 {
+                // Held after a restart, but none of its lines came back from the WAL.
+                written.push((key, since, Vec::new()));
+                continue;
+            }
+            rows += n;
+            match flush::write_job(&settings, ids, key.0, &key.1, &parts).await {
                 Ok(entries) => {
                     files.extend(entries);
-                    written.push((key, since, Some(merged)));
+                    written.push((key, since, parts));
                 }
                 Err(e) => {
                     failed += 1;
-                    self.hold_failed(key, since, merged, e.to_string());
+                    self.hold_failed(key, since, parts, e.to_string());
                 }
             }
         }
@@ -362,9 +360,9 @@ impl Engine {
                     .delete(&layout::object_path(&f.entry.path))
                     .await;
             }
-            for (key, since, merged) in written {
-                if let Some(merged) = merged {
-                    self.hold_failed(key, since, merged, format!("writing the manifest: {e}"));
+            for (key, since, parts) in written {
+                if !parts.is_empty() {
+                    self.hold_failed(key, since, parts, format!("writing the manifest: {e}"));
                 }
             }
             self.inner
@@ -419,8 +417,8 @@ impl Engine {
     }
 
     /// Holds a table's rows after a failed attempt, and says so.
-    fn hold_failed(&self, key: TableKey, since: u64, rows: Taken, error: String) {
-        let n = rows.batch.num_rows();
+    fn hold_failed(&self, key: TableKey, since: u64, rows: Vec<Taken>, error: String) {
+        let n: usize = rows.iter().map(|t| t.batch.num_rows()).sum();
         let failures = self
             .inner
             .visible

@@ -152,19 +152,19 @@ impl Held {
         t.bytes += bytes;
     }
 
-    /// Records a failed attempt: `rows` (what was held for `key` and what the attempt added,
-    /// merged) are held instead, and retried after a back-off.
+    /// Records a failed attempt: `rows` (what was held for `key` and what the attempt added)
+    /// are held instead, and retried after a back-off.
     pub(crate) fn failed(
         &mut self,
         key: TableKey,
         since: u64,
-        rows: Taken,
+        rows: Vec<Taken>,
         bytes: usize,
         error: String,
     ) -> u32 {
         let now = Instant::now();
         let t = self.entry(key, since, now);
-        t.rows = vec![rows];
+        t.rows = rows;
         t.bytes = bytes;
         t.failures += 1;
         let shift = t.failures.saturating_sub(1).min(16);
@@ -249,15 +249,19 @@ mod tests {
         let mut held = Held::default();
         let now = Instant::now();
         assert!(held.is_due(&key("a"), now));
-        assert_eq!(held.failed(key("a"), 5, rows(3), 30, "boom".into()), 1);
+        assert_eq!(
+            held.failed(key("a"), 5, vec![rows(3)], 30, "boom".into()),
+            1
+        );
         assert!(!held.is_due(&key("a"), now));
         assert!(held.is_due(&key("b"), now));
         assert!(held.is_due(&key("a"), Instant::now() + BACKOFF_MIN));
-        // A second failure holds the rows of both attempts (merged), keeps segment 5, and
-        // waits twice as long.
+        // A second failure holds the rows of both attempts, keeps segment 5, and waits twice
+        // as long.
         assert_eq!(held.rows(&key("a")).len(), 1);
-        assert_eq!(held.failed(key("a"), 9, rows(5), 50, "boom".into()), 2);
-        assert_eq!(held.rows(&key("a")).len(), 1);
+        let both = [held.rows(&key("a")), vec![rows(2)]].concat();
+        assert_eq!(held.failed(key("a"), 9, both, 50, "boom".into()), 2);
+        assert_eq!(held.rows(&key("a")).len(), 2);
         assert_eq!(held.oldest_since(), Some(5));
         assert_eq!(held.bytes(), 50);
         held.keep(key("a"), 9, vec![rows(1)], 10);
@@ -275,7 +279,7 @@ mod tests {
     fn back_off_is_capped() {
         let mut held = Held::default();
         for _ in 0..40 {
-            held.failed(key("a"), 0, rows(1), 1, "x".into());
+            held.failed(key("a"), 0, vec![rows(1)], 1, "x".into());
         }
         assert!(held.problems()[0].retry_in <= BACKOFF_MAX);
     }

@@ -3,7 +3,7 @@
 //! Each write pass appends a measurement's rows to one shard, preferring the shard its thread
 //! is assigned (actix runs one worker thread per core, so workers get different shards) and
 //! moving on to the next free one if another thread holds it. A flush takes every shard and
-//! merges them (`flush::merge_rows`); the write-pass sequence numbers recorded with the rows
+//! sorts them as one (`flush::Sorted`); the write-pass sequence numbers recorded with the rows
 //! keep "last write wins" exact across shards.
 
 use std::cell::Cell;

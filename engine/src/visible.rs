@@ -115,12 +115,18 @@ impl Visible {
         Ok(())
     }
 
-    /// An attempt for `key` failed: `merged` (everything [`Self::attempt_rows`] gave) is held.
+    /// An attempt for `key` failed: `rows` (everything [`Self::attempt_rows`] gave) are held.
     /// Returns the failures in a row.
-    pub(crate) fn hold(&mut self, key: TableKey, since: u64, merged: Taken, error: String) -> u32 {
+    pub(crate) fn hold(
+        &mut self,
+        key: TableKey,
+        since: u64,
+        rows: Vec<Taken>,
+        error: String,
+    ) -> u32 {
         self.flushing.remove(&key);
-        let bytes = taken_bytes(&merged);
-        self.held.failed(key, since, merged, bytes, error)
+        let bytes = rows.iter().map(taken_bytes).sum();
+        self.held.failed(key, since, rows, bytes, error)
     }
 
     /// A manifest naming `files` is durable: the rows of `flushed` are in them now.
