@@ -124,6 +124,17 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
                 .map_err(io(format!("writing listener file {}", path.display())))?;
         }
         actix_web::rt::spawn(allocator::purge_when_idle(engine.clone()));
+        if config.max_buffer_bytes != 0 {
+            match allocator::bound_free_pages(allocator::BOUNDED_DECAY_MS) {
+                Ok(()) => tracing::info!(
+                    decay_ms = allocator::BOUNDED_DECAY_MS,
+                    "--max-buffer-bytes is set: freed memory goes back to the kernel"
+                ),
+                Err((control, rc)) => {
+                    tracing::warn!(control, rc, "could not bound the allocator's free pages")
+                }
+            }
+        }
         let running = server.run();
         let handle = running.handle();
         actix_web::rt::spawn(async move {
