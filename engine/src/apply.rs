@@ -115,18 +115,6 @@ impl Cursor {
         self.seq = inner.write_seq.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A line of this pass is deferred: it gets the next pass number, and the lines after it
-    /// the one after that (see `write::seq_block`). Returns the deferred line's.
-    pub(crate) fn defer(&mut self) -> u64 {
-        self.seq += 2;
-        self.seq - 1
-    }
-
-    /// Appends from here on as pass `seq` (a deferred line's, see [`Self::defer`]).
-    pub(crate) fn set_seq(&mut self, seq: u64) {
-        self.seq = seq;
-    }
-
     /// Ends the pass's hold on its shards, adds the pass's bytes to the measurements' and the
     /// engine's totals (once per pass and measurement, not per line: the counters are shared
     /// by every worker), and notes whether a measurement is due for a size flush.

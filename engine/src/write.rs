@@ -1,7 +1,7 @@
 //! The write path: a request's body parsed once (in parts on the apply threads when large),
 //! appended, logged as one WAL record and acknowledged after its sync.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -70,18 +70,8 @@ impl Accepted {
     }
 }
 
-/// A line that needs columns the catalog lacks: its span, line number, and the pass number it
-/// is appended with once they exist — between those of the lines around it, so that "last
-/// write wins" still follows the body's order.
-type Deferred = (std::ops::Range<usize>, usize, u64);
-
-/// Pass numbers a first pass over `bytes` of body may use: one per run of lines between
-/// deferred lines, one per deferred line (a line is at least two bytes with its newline, so
-/// this is more than enough). Reserved as a block: at a GiB of bodies a second the 64-bit
-/// counter lasts centuries.
-fn seq_block(bytes: usize) -> u64 {
-    2 * bytes as u64 + 1
-}
+/// A line that needs columns the catalog lacks: its span and line number.
+type Deferred = (std::ops::Range<usize>, usize);
 
 /// What the first pass over (a part of) a body did.
 pub(crate) struct Pass {
@@ -145,8 +135,6 @@ impl Engine {
             max_key_bytes: lp::MAX_KEY_BYTES,
         };
         let default_ns = req.precision.truncate_nanos(req.received_at_ns);
-        // A cursor per pass, dropped before any `.await`: it holds shard locks while it runs.
-        let new_cursor = || Cursor::new(retention_cutoff(&req), 0);
         let mut acks = Vec::with_capacity(2);
         let (locked, applied, pass);
         {
@@ -162,36 +150,9 @@ impl Engine {
         let deferred = pass.deferred;
         if !deferred.is_empty() {
             self.add_columns_for(&req, opts, &deferred).await?;
-            let _epoch = self.inner.epoch.read();
-            let deferred_bytes = deferred.iter().map(|(span, _, _)| span.len() + 1).sum();
-            let mut accepted = Accepted::for_request(&req, default_ns, deferred_bytes);
-            // The catalog changed: look schemas up afresh.
-            let mut cursor = new_cursor();
-            cursor.begin(&self.inner);
-            for (span, line_no, seq) in &deferred {
-                cursor.set_seq(*seq);
-                let Some(line) = reparse(req.body, span, opts) else {
-                    return Err(EngineError::Internal(
-                        "a deferred line no longer parses".into(),
-                    ));
-                };
-                match self.apply(req.bucket, &line, default_ns, &mut cursor)? {
-                    Applied::Written => {
-                        outcome.written += 1;
-                        accepted.push(req.body, span.clone());
-                    }
-                    Applied::Rejected(reason) => {
-                        outcome.reject(req.body, *line_no, None, span.clone(), reason)
-                    }
-                    Applied::NeedsColumns => {
-                        return Err(EngineError::Internal(format!(
-                            "line {line_no} still lacks columns after the catalog added them"
-                        )))
-                    }
-                }
-            }
-            cursor.settle(&self.inner);
-            flush_wanted |= cursor.flush_wanted;
+            let (accepted, wanted) =
+                self.second_pass(&req, opts, default_ns, &deferred, &mut outcome)?;
+            flush_wanted |= wanted;
             acks.extend(self.log(accepted)?);
         }
         if flush_wanted {
@@ -262,20 +223,15 @@ impl Engine {
                 ),
             ),
             _ => {
-                let seq = self
-                    .inner
-                    .write_seq
-                    .fetch_add(seq_block(req.body.len()), Ordering::Relaxed);
+                let seq = self.inner.write_seq.fetch_add(1, Ordering::Relaxed);
                 return self.pass(req, opts, default_ns, &whole(), seq, req.body.len());
             }
         };
-        let mut seqs = Vec::with_capacity(chunks.len());
-        let mut block = 0;
-        for chunk in &chunks {
-            seqs.push(block);
-            block += seq_block(chunk.range.len());
-        }
-        let first_seq = self.inner.write_seq.fetch_add(block, Ordering::Relaxed);
+        // One pass number per part, in body order.
+        let first_seq = self
+            .inner
+            .write_seq
+            .fetch_add(chunks.len() as u64, Ordering::Relaxed);
         let slots: Vec<Mutex<Option<Result<Pass>>>> =
             chunks.iter().map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
@@ -290,7 +246,7 @@ impl Engine {
             } else {
                 chunk.range.len()
             };
-            let seq = first_seq + seqs.get(k).copied().unwrap_or_default();
+            let seq = first_seq + k as u64;
             let pass = self.pass(req, opts, default_ns, chunk, seq, room);
             *slot.lock() = Some(pass);
         };
@@ -354,8 +310,7 @@ impl Engine {
                     pass.accepted.push(req.body, line.span.clone());
                 }
                 Ok(Applied::NeedsColumns) => {
-                    let seq = cursor.defer();
-                    pass.deferred.push((line.span.clone(), line.line_no, seq));
+                    pass.deferred.push((line.span.clone(), line.line_no));
                 }
                 Ok(Applied::Rejected(reason)) => {
                     pass.outcome
@@ -408,6 +363,82 @@ impl Engine {
         self.inner.wal.append(accepted.record).map(Some)
     }
 
+    /// Appends the deferred lines once the catalog has their columns, in one pass (one epoch:
+    /// no flush between its rows), under a pass number after the first passes'. A flush may
+    /// have taken the first passes' rows meanwhile, and files order writes by flush, not by
+    /// pass number: so every line after a measurement's first deferred line is appended
+    /// again here, in body order, and the body's last write of a point is the last appended
+    /// wherever its earlier ones went (a repeat of a point is harmless: it has the same
+    /// values). Records the deferred lines in `outcome`; returns what to log and whether a
+    /// flush is due.
+    fn second_pass(
+        &self,
+        req: &WriteRequest<'_>,
+        opts: ParseOptions,
+        default_ns: i64,
+        deferred: &[Deferred],
+        outcome: &mut WriteOutcome,
+    ) -> Result<(Accepted, bool)> {
+        // Each measurement's first deferred line, and where the first of them starts.
+        let mut from: HashMap<String, usize> = HashMap::new();
+        for (span, _) in deferred {
+            if let Some(line) = reparse(req.body, span, opts) {
+                from.entry(line.measurement.to_string())
+                    .or_insert(span.start);
+            }
+        }
+        let line_of: HashMap<usize, usize> = deferred
+            .iter()
+            .map(|(span, line_no)| (span.start, *line_no))
+            .collect();
+        let Some((start, first_line)) = deferred.iter().map(|(s, n)| (s.start, *n)).min() else {
+            return Ok((Accepted::for_request(req, default_ns, 0), false));
+        };
+        let _epoch = self.inner.epoch.read();
+        let mut accepted = Accepted::for_request(req, default_ns, req.body.len() - start);
+        // The catalog changed: look schemas up afresh.
+        let mut cursor = Cursor::new(retention_cutoff(req), 0);
+        cursor.begin(&self.inner);
+        let tail = lp::Chunk {
+            range: start..req.body.len(),
+            first_line,
+        };
+        let mut parser = tail.parser(req.body, opts);
+        let mut line = Line::default();
+        while let Some(parsed) = parser.next_into(&mut line) {
+            if parsed.is_err() {
+                continue; // reported by the first pass
+            }
+            let was_deferred = line_of.get(&line.span.start).copied();
+            let again = from
+                .get(&*line.measurement)
+                .is_some_and(|&first| line.span.start >= first);
+            if was_deferred.is_none() && !again {
+                continue;
+            }
+            match self.apply(req.bucket, &line, default_ns, &mut cursor)? {
+                Applied::Written => {
+                    outcome.written += usize::from(was_deferred.is_some());
+                    accepted.push(req.body, line.span.clone());
+                }
+                // A line the first pass took or rejected stays as it was.
+                Applied::Rejected(reason) => {
+                    if let Some(line_no) = was_deferred {
+                        outcome.reject(req.body, line_no, None, line.span.clone(), reason)
+                    }
+                }
+                Applied::NeedsColumns => {
+                    return Err(EngineError::Internal(format!(
+                        "line {} still lacks columns after the catalog added them",
+                        line.line_no
+                    )))
+                }
+            }
+        }
+        cursor.settle(&self.inner);
+        Ok((accepted, cursor.flush_wanted))
+    }
+
     /// Adds the columns the deferred lines need (first type in body order wins, as 1.x).
     async fn add_columns_for(
         &self,
@@ -416,7 +447,7 @@ impl Engine {
         deferred: &[Deferred],
     ) -> Result<()> {
         let mut wanted: BTreeMap<String, Vec<(String, ColumnType)>> = BTreeMap::new();
-        for (span, _, _) in deferred {
+        for (span, _) in deferred {
             let Some(line) = reparse(req.body, span, opts) else {
                 continue;
             };

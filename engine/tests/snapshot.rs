@@ -402,3 +402,68 @@ async fn strata_wait(mut done: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// A body whose first write of a point needs a new column (so it waits for the catalog) and
+/// whose later write of it does not: the later one wins in memory, after start-up replays the
+/// WAL (which logs the waiting line after the others), and in a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_waiting_for_columns_loses_to_a_later_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut engine, mut catalog) = support::open(dir.path(), support::config(dir.path())).await;
+    let bucket = catalog.resolve_v1("db", "", true).await.expect("bucket");
+    write(&engine, &bucket, &format!("m,host=h a=1i {NOW_NS}\n")).await;
+    let body = format!("m,host=h a=3i,b=1 {t}\nm,host=h a=0i {t}\n", t = NOW_NS + 1);
+    write(&engine, &bucket, &body).await;
+    let mut model = Model::new();
+    apply(
+        &mut model,
+        &[
+            Point {
+                measurement: 0,
+                host: 0,
+                time: 0,
+                a: Some(1),
+                b: None,
+            },
+            Point {
+                measurement: 0,
+                host: 0,
+                time: 1,
+                a: Some(3),
+                b: Some(1),
+            },
+            Point {
+                measurement: 0,
+                host: 0,
+                time: 1,
+                a: Some(0),
+                b: None,
+            },
+        ],
+    );
+    // The model names measurement 0 "m0" and host 0 "h0".
+    let model: Model = model
+        .into_iter()
+        .map(|((_, _, t), f)| {
+            let tags = BTreeMap::from([("host".to_owned(), "h".to_owned())]);
+            (("m".to_owned(), tags, t), f)
+        })
+        .collect();
+    let check = |engine: &Engine, when: &str| {
+        let snapshot = engine
+            .snapshot(SnapshotRequest::all(bucket.id))
+            .expect("snapshot");
+        let rows = support::snapshot_rows(dir.path(), &snapshot);
+        assert_eq!(support::deduplicate(rows), model, "{when}");
+    };
+    check(&engine, "in memory");
+    // A crash (no flush, no shutdown): start-up replays both WAL records.
+    drop(engine);
+    drop(catalog);
+    (engine, catalog) = support::open(dir.path(), support::config(dir.path())).await;
+    check(&engine, "replayed");
+    engine.flush_now().await.expect("flush");
+    check(&engine, "in a file");
+    engine.shutdown().expect("shutdown");
+    drop(catalog);
+}
