@@ -53,6 +53,8 @@ mod series;
 mod shards;
 mod snapshot;
 mod store;
+#[cfg(feature = "test-helpers")]
+pub mod test_helpers;
 mod visible;
 mod wal;
 mod watch;

@@ -13,7 +13,7 @@ use parking_lot::Mutex;
 
 mod support;
 
-use support::faulty::Faulty;
+use engine::test_helpers::Faulty;
 
 struct Opened {
     engine: Engine,

@@ -12,7 +12,7 @@ use object_store::ObjectStore;
 
 mod support;
 
-use support::faulty::Faulty;
+use engine::test_helpers::Faulty;
 
 const DAY_NS: i64 = 86_400 * 1_000_000_000;
 /// 2024-01-10, noon.

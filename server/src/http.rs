@@ -376,3 +376,6 @@ pub(crate) async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError
         req.path()
     )))
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,8 +3,6 @@
 // Each test binary uses a part of it.
 #![allow(dead_code)]
 
-pub(crate) mod faulty;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,15 +1,13 @@
-//! An object store that injects failures and counts reads, for tests.
+//! For tests of this crate and of its users (feature `test-helpers`): an object store that
+//! injects failures and counts reads.
 
 use std::collections::BTreeSet;
-use std::ops::Range;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use futures::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectStore,
     PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions,
 };
 use parking_lot::Mutex;
@@ -18,10 +16,13 @@ use parking_lot::Mutex;
 /// panics on them when `fail` starts with `panic:` (a bug in a flush).
 /// It also notes which Parquet files are read (`parquet_reads`).
 #[derive(Debug)]
-pub(crate) struct Faulty {
-    pub(crate) inner: Arc<dyn ObjectStore>,
-    pub(crate) fail: Arc<Mutex<Option<String>>>,
-    pub(crate) parquet_reads: Arc<Mutex<BTreeSet<String>>>,
+pub struct Faulty {
+    /// The store that does the work.
+    pub inner: Arc<dyn ObjectStore>,
+    /// Objects whose path contains this are refused (`panic:` first: writing them panics).
+    pub fail: Arc<Mutex<Option<String>>>,
+    /// Parquet files read so far.
+    pub parquet_reads: Arc<Mutex<BTreeSet<String>>>,
 }
 
 impl std::fmt::Display for Faulty {
@@ -32,7 +33,7 @@ impl std::fmt::Display for Faulty {
 
 impl Faulty {
     /// A store over `inner` that fails nothing yet.
-    pub(crate) fn over(inner: Arc<dyn ObjectStore>) -> Self {
+    pub fn over(inner: Arc<dyn ObjectStore>) -> Self {
         Faulty {
             inner,
             fail: Arc::default(),
@@ -96,33 +97,9 @@ impl ObjectStore for Faulty {
         self.inner.get_opts(location, options).await
     }
 
-    async fn get_ranges(
-        &self,
-        location: &Path,
-        ranges: &[Range<u64>],
-    ) -> object_store::Result<Vec<Bytes>> {
-        self.count_read(location);
-        self.inner.get_ranges(location, ranges).await
-    }
+    // `get_ranges` is the trait's: by way of `get_opts`, so ranged reads are counted too.
 
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Path>>,
-    ) -> BoxStream<'static, object_store::Result<Path>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    fn list_with_offset(
-        &self,
-        prefix: Option<&Path>,
-        offset: &Path,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list_with_offset(prefix, offset)
-    }
+    crate::store::forward_streams!();
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
         self.inner.list_with_delimiter(prefix).await
