@@ -183,6 +183,7 @@ macro_rules! forward_streams {
         }
     };
 }
+#[cfg(feature = "test-helpers")]
 pub(crate) use forward_streams;
 
 #[async_trait]
