@@ -276,6 +276,7 @@ impl Engine {
             layout: self.inner.config.layout.clone(),
             row_group_rows: self.inner.config.row_group_rows,
             stats: Arc::clone(&self.inner.flush_stats),
+            writers_waiting: Arc::clone(&self.inner.writers_waiting),
         };
         let mut files = Vec::new();
         // Tables whose files were written, with their rows (shared with `visible`): held

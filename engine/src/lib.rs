@@ -121,6 +121,9 @@ struct Inner {
     /// Bytes of the rows the flush in progress took from the buffers: they are still in
     /// memory (and the flush makes copies of them), so they count too.
     flushing_bytes: AtomicUsize,
+    /// Writes waiting for room under `max_buffer_bytes`: while there are any, a flush encodes
+    /// in parallel (their cores are idle).
+    writers_waiting: Arc<AtomicUsize>,
     /// `wal_through` of the newest durable manifest.
     committed_through: Mutex<Option<u64>>,
     kick: Sender<Kick>,

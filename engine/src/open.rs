@@ -81,6 +81,7 @@ impl Engine {
                 flush_failed: AtomicBool::new(false),
                 held_bytes: AtomicUsize::new(0),
                 flushing_bytes: AtomicUsize::new(0),
+                writers_waiting: Arc::default(),
                 committed_through: Mutex::new(manifests.wal_through),
                 kick: kick_tx,
                 coordinator: Mutex::new(None),

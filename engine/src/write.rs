@@ -107,11 +107,25 @@ impl Engine {
     /// Waits (bounded) for buffers to drop under the limit.
     async fn wait_for_room(&self) -> Result<()> {
         let limit = self.inner.config.max_buffer_bytes;
+        // Counted while it waits (see `Inner::writers_waiting`).
+        struct Waiting<'a>(Option<&'a AtomicUsize>);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                if let Some(n) = self.0 {
+                    n.fetch_sub(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let mut waiting = Waiting(None);
         for _ in 0..500 {
             let held = self.inner.held_bytes.load(Ordering::Relaxed)
                 + self.inner.flushing_bytes.load(Ordering::Relaxed);
             if self.inner.buffered_bytes.load(Ordering::Relaxed) + held < limit {
                 return Ok(());
+            }
+            if waiting.0.is_none() {
+                self.inner.writers_waiting.fetch_add(1, Ordering::Relaxed);
+                waiting.0 = Some(&self.inner.writers_waiting);
             }
             let _ = self.inner.kick.try_send(Kick::Flush);
             tokio::time::sleep(Duration::from_millis(10)).await;

@@ -1,7 +1,7 @@
 //! Turning buffered batches into Parquet files: sorted and split by UTC day (`sort`), encoded,
 //! streamed to the object store. Runs on the flush coordinator thread (see `lib.rs`), never on an HTTP worker.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,9 +10,11 @@ use arrow::record_batch::RecordBatch;
 use catalog::BucketId;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowColumnWriter};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use rayon::prelude::*;
 
 use crate::buffer::Taken;
 use crate::layout;
@@ -27,7 +29,7 @@ pub(crate) use sort::{DayRun, Sorted};
 
 /// Upload part size; also the most encoded bytes held in memory per file beyond one row group.
 const PART_BYTES: usize = 8 * 1024 * 1024;
-/// Rows gathered from the buffers' batches at a time while a row group is encoded.
+/// Rows of a column gathered from the taken batches at a time while a row group is encoded.
 const GATHER_ROWS: usize = 32 * 1024;
 /// Attempts per file within one flush; a table that still fails is held and retried by a
 /// later flush, with back-off (see `lib.rs`), so other tables never wait long behind it.
@@ -57,6 +59,8 @@ pub(crate) struct FlushSettings {
     pub(crate) layout: crate::Layout,
     pub(crate) row_group_rows: usize,
     pub(crate) stats: Arc<FlushStats>,
+    /// Writes waiting for room in the buffers (`Inner::writers_waiting`).
+    pub(crate) writers_waiting: Arc<AtomicUsize>,
 }
 
 /// File names unique across restarts: start time of this process plus a counter.
@@ -170,9 +174,11 @@ async fn write_days(
     Ok(())
 }
 
-/// Streams `run`'s rows into a Parquet object one row group at a time, each gathered from the
-/// parts as it is encoded, so memory stays bounded by a row group plus one upload part,
-/// whatever the file's size.
+/// Streams `run`'s rows into a Parquet object one row group at a time, so memory stays
+/// bounded by a row group (encoded) plus one upload part, whatever the file's size. A row
+/// group's columns are gathered from the parts and encoded one after another, or in parallel
+/// (rayon's pool) while writes wait for room under `--max-buffer-bytes`: their cores are then
+/// free, and otherwise a parallel flush would take them from the writers.
 async fn upload(
     settings: &FlushSettings,
     path: &Path,
@@ -182,38 +188,63 @@ async fn upload(
 ) -> Result<u64> {
     let schema = sorted.schema();
     let props = writer_properties(&schema, measurement, settings.row_group_rows);
-    let parquet_err = |e: parquet::errors::ParquetError| EngineError::Parquet(e.to_string());
-    let io_err = |e: std::io::Error| EngineError::Parquet(e.to_string());
     let upload = settings.store.put_multipart(path).await?;
     let mut sink = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
     let result: Result<u64> = async {
-        let mut writer =
-            ArrowWriter::try_new(Vec::new(), schema, Some(props)).map_err(parquet_err)?;
+        let (mut file, columns) =
+            ArrowWriter::try_new(Vec::new(), Arc::clone(&schema), Some(props))
+                .and_then(ArrowWriter::into_serialized_writer)
+                .map_err(parquet_err)?;
         let mut total = 0u64;
         let mut offset = 0;
         let step = settings.row_group_rows.max(1);
+        let mut row_group = 0;
         while offset < run.len {
             let len = step.min(run.len - offset);
-            // Gathered a slice at a time: the writer keeps a row group only encoded.
-            let mut done = 0;
-            while done < len {
-                let n = GATHER_ROWS.min(len - done);
-                writer
-                    .write(&sorted.batch(run.start + offset + done, n)?)
-                    .map_err(parquet_err)?;
-                done += n;
+            // Gathered a slice at a time: a column writer keeps its row group only encoded.
+            let slices: Vec<_> = (0..len)
+                .step_by(GATHER_ROWS)
+                .map(|done| sorted.slice(run.start + offset + done, GATHER_ROWS.min(len - done)))
+                .collect();
+            let writers = columns
+                .create_column_writers(row_group)
+                .map_err(parquet_err)?;
+            if writers.len() != schema.fields().len() {
+                return Err(EngineError::Internal("a nested column in a flush".into()));
             }
-            writer.flush().map_err(parquet_err)?;
-            writer.sync().map_err(io_err)?;
-            let bytes = std::mem::take(writer.inner_mut());
+            let encode = |(c, mut writer): (usize, ArrowColumnWriter)| {
+                for slice in &slices {
+                    let column = sorted.column(slice, c)?;
+                    for leaf in compute_leaves(schema.field(c), &column).map_err(parquet_err)? {
+                        writer.write(&leaf).map_err(parquet_err)?;
+                    }
+                }
+                writer.close().map_err(parquet_err)
+            };
+            let chunks: Vec<Result<ArrowColumnChunk>> =
+                if settings.writers_waiting.load(Ordering::Relaxed) > 0 {
+                    writers.into_par_iter().enumerate().map(encode).collect()
+                } else {
+                    writers.into_iter().enumerate().map(encode).collect()
+                };
+            let mut group = file.next_row_group().map_err(parquet_err)?;
+            for chunk in chunks {
+                chunk?
+                    .append_to_row_group(&mut group)
+                    .map_err(parquet_err)?;
+            }
+            group.close().map_err(parquet_err)?;
+            file.flush().map_err(io_err)?;
+            let bytes = std::mem::take(file.inner_mut());
             total += bytes.len() as u64;
             sink.write(&bytes);
             sink.wait_for_capacity(2).await?;
             offset += len;
+            row_group += 1;
         }
-        writer.finish().map_err(parquet_err)?;
-        writer.sync().map_err(io_err)?;
-        let bytes = std::mem::take(writer.inner_mut());
+        file.finish().map_err(parquet_err)?;
+        file.flush().map_err(io_err)?;
+        let bytes = std::mem::take(file.inner_mut());
         total += bytes.len() as u64;
         sink.write(&bytes);
         Ok(total)
@@ -229,6 +260,14 @@ async fn upload(
             Err(e)
         }
     }
+}
+
+fn parquet_err(e: parquet::errors::ParquetError) -> EngineError {
+    EngineError::Parquet(e.to_string())
+}
+
+fn io_err(e: std::io::Error) -> EngineError {
+    EngineError::Parquet(e.to_string())
 }
 
 /// How each column is encoded. Tags and string fields repeat by nature: dictionary. Floats

@@ -31,6 +31,15 @@ pub(crate) struct DayRun {
     pub(crate) max_time_ns: i64,
 }
 
+/// Output rows of a [`Sorted`]: each one's first write (numbered across parts), and that
+/// write's part and row.
+pub(crate) struct Slice {
+    start: usize,
+    len: usize,
+    keys: Vec<u32>,
+    at: Vec<(usize, usize)>,
+}
+
 /// A tag column over every part: its distinct values in byte order, and each row's rank.
 struct Tag {
     values: ArrayRef,
@@ -221,59 +230,69 @@ impl<'a> Sorted<'a> {
     }
 
     /// Output rows `start..start + len` as one batch of [`Self::schema`].
+    #[cfg(test)]
     pub(crate) fn batch(&self, start: usize, len: usize) -> Result<RecordBatch> {
+        let slice = self.slice(start, len);
+        let columns = (0..self.schema.fields().len())
+            .map(|c| self.column(&slice, c))
+            .collect::<Result<Vec<_>>>()?;
+        RecordBatch::try_new(self.schema(), columns).map_err(internal)
+    }
+
+    /// Where output rows `start..start + len` come from, for [`Self::column`].
+    pub(crate) fn slice(&self, start: usize, len: usize) -> Slice {
         let keys: Vec<u32> = (start..start + len)
             .map(|j| self.order[self.writes(j).start])
             .collect();
-        let at: Vec<(usize, usize)> = keys.iter().map(|&r| self.locate(r)).collect();
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
-        for tag in &self.tags {
-            columns.push(tag_column(tag, &keys)?);
+        let at = keys.iter().map(|&r| self.locate(r)).collect();
+        Slice {
+            start,
+            len,
+            keys,
+            at,
         }
-        for (c, field) in self
-            .schema
-            .fields()
+    }
+
+    /// Column `c` of [`Self::schema`] for the rows of `slice`.
+    pub(crate) fn column(&self, slice: &Slice, c: usize) -> Result<ArrayRef> {
+        if let Some(tag) = self.tags.get(c) {
+            return tag_column(tag, &slice.keys);
+        }
+        let field = self.schema.field(c);
+        let src = &self.sources[c];
+        let arrays: Vec<&dyn Array> = self
+            .parts
             .iter()
-            .enumerate()
-            .skip(self.tags.len())
-        {
-            let src = &self.sources[c];
-            let arrays: Vec<&dyn Array> = self
-                .parts
-                .iter()
-                .zip(src)
-                .map(|(p, i)| match i {
-                    Some(i) => p.batch.column(*i).as_ref(),
-                    None => self.nulls[c].as_ref(),
+            .zip(src)
+            .map(|(p, i)| match i {
+                Some(i) => p.batch.column(*i).as_ref(),
+                None => self.nulls[c].as_ref(),
+            })
+            .collect();
+        let present = |(part, row): (usize, usize)| match src[part] {
+            Some(_) => (part, row),
+            None => (part, 0),
+        };
+        let indices: Vec<(usize, usize)> = if self.ends.is_none() || field.name() == TIME_COLUMN {
+            slice.at.iter().map(|&a| present(a)).collect()
+        } else {
+            // A field takes its last non-null value in arrival order (the sort's
+            // tie-breaker), or null if the point has none.
+            (slice.start..slice.start + slice.len)
+                .map(|j| {
+                    let writes = &self.order[self.writes(j)];
+                    let last = writes.last().copied().unwrap_or_default();
+                    let chosen = writes
+                        .iter()
+                        .rev()
+                        .map(|&r| self.locate(r))
+                        .find(|&(part, row)| src[part].is_some() && arrays[part].is_valid(row))
+                        .unwrap_or_else(|| self.locate(last));
+                    present(chosen)
                 })
-                .collect();
-            let present = |(part, row): (usize, usize)| match src[part] {
-                Some(_) => (part, row),
-                None => (part, 0),
-            };
-            let indices: Vec<(usize, usize)> = if self.ends.is_none() || field.name() == TIME_COLUMN
-            {
-                at.iter().map(|&a| present(a)).collect()
-            } else {
-                // A field takes its last non-null value in arrival order (the sort's
-                // tie-breaker), or null if the point has none.
-                (start..start + len)
-                    .map(|j| {
-                        let writes = &self.order[self.writes(j)];
-                        let last = writes.last().copied().unwrap_or_default();
-                        let chosen = writes
-                            .iter()
-                            .rev()
-                            .map(|&r| self.locate(r))
-                            .find(|&(part, row)| src[part].is_some() && arrays[part].is_valid(row))
-                            .unwrap_or_else(|| self.locate(last));
-                        present(chosen)
-                    })
-                    .collect()
-            };
-            columns.push(arrow::compute::interleave(&arrays, &indices).map_err(internal)?);
-        }
-        RecordBatch::try_new(self.schema(), columns).map_err(internal)
+                .collect()
+        };
+        arrow::compute::interleave(&arrays, &indices).map_err(internal)
     }
 
     /// The tag columns of `run`'s distinct series, one row each, sorted: what the series
