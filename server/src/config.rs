@@ -106,7 +106,9 @@ pub struct ServeConfig {
     pub max_string_bytes: usize,
 
     /// Most bytes all write buffers together may hold; beyond it writes wait briefly for a flush,
-    /// then get 503 with Retry-After. 0 means a quarter of physical memory.
+    /// then get 503 with Retry-After. 0 means a quarter of physical memory. Set, it also has
+    /// freed memory handed back to the system within a quarter second, so the process stays
+    /// near the bound (a flush's working memory comes on top).
     #[arg(long, env = "STRATA_MAX_BUFFER_BYTES", default_value_t = 0)]
     pub max_buffer_bytes: usize,
 
