@@ -163,9 +163,9 @@ impl Engine {
         // Lines that need new columns wait until the catalog has them.
         let deferred = pass.deferred;
         if !deferred.is_empty() {
-            self.add_columns_for(&req, opts, &deferred).await?;
+            let from = self.add_columns_for(&req, opts, &deferred).await?;
             let (accepted, wanted) =
-                self.second_pass(&req, opts, default_ns, &deferred, &mut outcome)?;
+                self.second_pass(&req, opts, default_ns, &deferred, &from, &mut outcome)?;
             flush_wanted |= wanted;
             acks.extend(self.log(accepted)?);
         }
@@ -383,24 +383,17 @@ impl Engine {
     /// pass number: so every line after a measurement's first deferred line is appended
     /// again here, in body order, and the body's last write of a point is the last appended
     /// wherever its earlier ones went (a repeat of a point is harmless: it has the same
-    /// values). Records the deferred lines in `outcome`; returns what to log and whether a
-    /// flush is due.
+    /// values). `from`: each such measurement's first deferred line's start. Records the deferred
+    /// lines in `outcome`; returns what to log and whether a flush is due.
     fn second_pass(
         &self,
         req: &WriteRequest<'_>,
         opts: ParseOptions,
         default_ns: i64,
         deferred: &[Deferred],
+        from: &HashMap<String, usize>,
         outcome: &mut WriteOutcome,
     ) -> Result<(Accepted, bool)> {
-        // Each measurement's first deferred line, and where the first of them starts.
-        let mut from: HashMap<String, usize> = HashMap::new();
-        for (span, _) in deferred {
-            if let Some(line) = reparse(req.body, span, opts) {
-                from.entry(line.measurement.to_string())
-                    .or_insert(span.start);
-            }
-        }
         let line_of: HashMap<usize, usize> = deferred
             .iter()
             .map(|(span, line_no)| (span.start, *line_no))
@@ -454,17 +447,21 @@ impl Engine {
     }
 
     /// Adds the columns the deferred lines need (first type in body order wins, as 1.x).
+    /// Returns where each of their measurements' first deferred line starts.
     async fn add_columns_for(
         &self,
         req: &WriteRequest<'_>,
         opts: ParseOptions,
         deferred: &[Deferred],
-    ) -> Result<()> {
+    ) -> Result<HashMap<String, usize>> {
         let mut wanted: BTreeMap<String, Vec<(String, ColumnType)>> = BTreeMap::new();
+        let mut from: HashMap<String, usize> = HashMap::new();
         for (span, _) in deferred {
             let Some(line) = reparse(req.body, span, opts) else {
                 continue;
             };
+            from.entry(line.measurement.to_string())
+                .or_insert(span.start);
             let cols = wanted.entry(line.measurement.to_string()).or_default();
             let tags = line
                 .tags
@@ -488,7 +485,7 @@ impl Engine {
                 .add_columns(req.bucket.id, &measurement, cols)
                 .await?;
         }
-        Ok(())
+        Ok(from)
     }
 }
 

@@ -16,6 +16,14 @@ fn sort_all(parts: &[Taken]) -> (RecordBatch, Vec<DayRun>) {
     (out, sorted.runs().to_vec())
 }
 
+/// Column `name` of `batch`, of type `T`.
+fn column<T: Array + Clone + 'static>(batch: &RecordBatch, name: &str) -> T {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>().cloned())
+        .unwrap_or_else(|| panic!("column {name}"))
+}
+
 fn time_column(batch: &RecordBatch) -> Option<&TimestampNanosecondArray> {
     batch
         .column_by_name(crate::buffer::TIME_COLUMN)
@@ -50,14 +58,8 @@ fn same_series_and_time_merge_last_write_wins() {
     }
     let (out, _) = sort_all(&buf.take().expect("take"));
     assert_eq!(out.num_rows(), 3);
-    let v = out
-        .column_by_name("v")
-        .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
-        .expect("v");
-    let w = out
-        .column_by_name("w")
-        .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
-        .expect("w");
+    let v: Float64Array = column(&out, "v");
+    let w: Int64Array = column(&out, "w");
     let time = time_column(&out).expect("time");
     // (a, 5): v from the later write, w kept from the earlier one
     assert_eq!((v.value(0), w.value(0), time.value(0)), (2.0, 1, 5));
@@ -115,14 +117,8 @@ fn shards_merge_by_pass_order() {
             .collect();
         assert_eq!(names, ["host", "v", "w", "time"]);
         assert_eq!(out.num_rows(), 2);
-        let v = out
-            .column_by_name("v")
-            .and_then(|c| c.as_any().downcast_ref::<Float64Array>().cloned())
-            .expect("v");
-        let w = out
-            .column_by_name("w")
-            .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned())
-            .expect("w");
+        let v: Float64Array = column(&out, "v");
+        let w: Int64Array = column(&out, "w");
         // (h1, 5): v from pass 2, w kept from pass 1; (h2, 7): v from pass 3.
         assert_eq!((v.value(0), w.value(0)), (2.0, 1));
         assert_eq!((v.value(1), w.is_null(1)), (4.0, true));
