@@ -18,6 +18,7 @@ use object_store::ObjectStore;
 
 use crate::buffer::TIME_COLUMN;
 
+mod slots;
 mod table;
 
 use crate::{EngineError, FileEntry, Result};
@@ -286,7 +287,7 @@ mod tests {
     use arrow::array::{
         ArrayRef, DictionaryArray, Int32Array, StringArray, TimestampNanosecondArray,
     };
-    use arrow::datatypes::Int32Type;
+    use arrow::datatypes::{DataType, Int32Type};
 
     fn key(pairs: &[(&str, &str)]) -> SeriesKey {
         SeriesKey::new(
@@ -434,6 +435,36 @@ mod tests {
         // The ids still agree with the files: a later file of day 2 adds nothing new.
         let (_, new) = index.prepare(b, m, 2, &cpu(&["new"])).expect("ids");
         assert_eq!(new, 0);
+    }
+
+    #[test]
+    fn new_series_keep_a_dictionary_only_when_it_is_mostly_theirs() {
+        let mut index = SeriesIndex::default();
+        let (b, m) = (BucketId(1), "cpu");
+        let many: Vec<String> = (0..5_000).map(|i| format!("h{i}")).collect();
+        let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+        let (all, new) = index.prepare(b, m, 1, &cpu(&refs)).expect("ids");
+        assert_eq!(new, 5_000);
+        index.add_file(b, m, 1, &all);
+        let mut more = refs.clone();
+        more.push("late");
+        let (_, new) = index.prepare(b, m, 1, &cpu(&more)).expect("ids");
+        assert_eq!(new, 1);
+        let t = &index.tables[&(b, m.to_owned())];
+        let kinds: Vec<bool> = t
+            .batches_for_tests()
+            .map(|batch| matches!(batch.column(0).data_type(), DataType::Dictionary(..)))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![true, false],
+            "the late series copies its one string"
+        );
+        let keys: Vec<SeriesKey> = (0..t.len() as u32).map(|id| t.key_of(id)).collect();
+        assert!(keys.contains(&key(&[("host", "late"), ("region", "eu")])));
+        assert!(keys.contains(&key(&[("host", "h4321"), ("region", "eu")])));
+        let distinct: BTreeSet<&SeriesKey> = keys.iter().collect();
+        assert_eq!(distinct.len(), 5_001);
     }
 
     /// How long interning a flush of 1M new series takes (run with `--release --ignored`).

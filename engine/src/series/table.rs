@@ -1,8 +1,8 @@
 //! One measurement's series, each stored once. A series is known by a 128-bit hash of its
 //! (tag key, value) pairs: a flush looks each of its series up with one probe of a table of
-//! inline hashes (the series of a flush are mostly known, and a probe that touches no string
-//! keeps this within a few percent of a flush of high-cardinality data). The strings are kept
-//! in Arrow string columns, one batch per flush that brought new series, a row per series.
+//! inline hashes ([`Slots`]; the series of a flush are mostly known, and a probe that touches
+//! no string keeps this within a few percent of a flush of high-cardinality data). The strings
+//! are kept in Arrow columns, one batch per flush that brought new series, a row per series.
 //! Days name their series by id in a bit set.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,21 +12,19 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, DictionaryArray, StringArray, UInt32Array};
 use arrow::datatypes::{DataType, Int32Type};
 use arrow::record_batch::RecordBatch;
-use hashbrown::HashTable;
 
+use super::slots::{self, Hash128, Slots};
 use super::SeriesKey;
 use crate::hash::SeededWordHash;
 use crate::{EngineError, Result};
 
-/// Two independent 64-bit lanes: a collision needs both to agree.
-type Hash128 = (u64, u64);
+/// From this many distinct series a lookup probes in slot order.
+const SLOT_ORDER_FROM: usize = 4096;
 
 #[derive(Debug, Default)]
 pub(super) struct Table {
     /// `(hash, id)` of every series.
-    index: HashTable<(Hash128, u32)>,
-    /// Per id, its hash (to rebuild the index).
-    hashes: Vec<Hash128>,
+    slots: Slots,
     /// `(first id, tag columns)`: row `i` of a batch is series `first + i`.
     batches: Vec<(u32, RecordBatch)>,
     seeds: Seeds,
@@ -108,7 +106,7 @@ struct TagColumn<'a> {
 impl Table {
     /// Series known (in any day, or only looked up by a flush that has not committed).
     pub(super) fn len(&self) -> usize {
-        self.hashes.len()
+        self.slots.len()
     }
 
     /// The ids of the distinct series of `batch` (its dictionary-encoded columns are the
@@ -135,9 +133,52 @@ impl Table {
                 values,
             });
         }
-        // Each column's values' hashes, as they are needed.
-        let mut value_hashes: Vec<Vec<Option<Hash128>>> =
-            columns.iter().map(|c| vec![None; c.values.len()]).collect();
+        let probes = self.hashes_of(&columns, batch.num_rows())?;
+        // Many probes go in slot order (see `slots`); a few are not worth the counting pass.
+        let probes = match probes.len() > SLOT_ORDER_FROM {
+            true => slots::in_slot_order(&probes),
+            false => probes,
+        };
+        if self.slots.len() == 0 {
+            // A first lookup brings only new series; later ones grow the table as they must
+            // (reserving for all their probes would double a table whose series are known).
+            self.slots.reserve(probes.len());
+        }
+        let first_new = self.slots.len() as u32;
+        let mut out = Vec::with_capacity(probes.len());
+        let mut seen: Vec<u64> = Vec::new();
+        let mut new_rows: Vec<u32> = Vec::new();
+        for (h, row) in probes {
+            let (id, added) = self
+                .slots
+                .find_or_insert(h, first_new + new_rows.len() as u32);
+            if added {
+                new_rows.push(row);
+            }
+            let (word, bit) = (id as usize / 64, id % 64);
+            if seen.len() <= word {
+                seen.resize(word + 1, 0);
+            }
+            if seen[word] & (1 << bit) == 0 {
+                seen[word] |= 1 << bit;
+                out.push(id);
+            }
+        }
+        if !new_rows.is_empty() {
+            let strings = new_series_batch(&schema, &tags, &columns, &new_rows)?;
+            self.batches.push((first_new, strings));
+        }
+        Ok(out)
+    }
+
+    /// `(hash, row)` of each row that starts a run of one series.
+    fn hashes_of(&self, columns: &[TagColumn<'_>], rows: usize) -> Result<Vec<(Hash128, u32)>> {
+        // Each column's values' hashes, as they are needed; (0, 0) is "not yet" (a value
+        // hashing to it is only hashed again).
+        let mut value_hashes: Vec<Vec<Hash128>> = columns
+            .iter()
+            .map(|c| vec![(0, 0); c.values.len()])
+            .collect();
         let same_as_previous = |row: usize| {
             row > 0
                 && columns.iter().all(|c| {
@@ -145,17 +186,8 @@ impl Table {
                         && c.dict.keys().value(row) == c.dict.keys().value(row - 1)
                 })
         };
-        // At most this many series: room for them at once instead of growing the index
-        // step by step (a first flush of high-cardinality data brings them all).
-        let starts = (0..batch.num_rows())
-            .filter(|&r| !same_as_previous(r))
-            .count();
-        self.index.reserve(starts, |e| e.0 .0);
-        let mut out = Vec::with_capacity(starts);
-        let mut seen: Vec<u64> = Vec::new();
-        let mut new_rows: Vec<u32> = Vec::new();
-        let first_new = self.hashes.len() as u32;
-        for row in 0..batch.num_rows() {
+        let mut probes = Vec::new();
+        for row in 0..rows {
             if same_as_previous(row) {
                 continue;
             }
@@ -169,67 +201,18 @@ impl Table {
                     .filter(|&k| k < hashes.len())
                     .ok_or_else(|| EngineError::Internal("tag key out of range".into()))?;
                 let value = match hashes[k] {
-                    Some(v) => v,
-                    None => {
+                    (0, 0) => {
                         let v = self.seeds.of(c.values.value(k));
-                        hashes[k] = Some(v);
+                        hashes[k] = v;
                         v
                     }
+                    v => v,
                 };
                 h = mix(h, c.key, value);
             }
-            let id = match self.index.find(h.0, |e| e.0 == h) {
-                Some(&(_, id)) => id,
-                None => {
-                    let id = self.hashes.len() as u32;
-                    self.hashes.push(h);
-                    self.index.insert_unique(h.0, (h, id), |e| e.0 .0);
-                    new_rows.push(row as u32);
-                    id
-                }
-            };
-            let (word, bit) = (id as usize / 64, id % 64);
-            if seen.len() <= word {
-                seen.resize(word + 1, 0);
-            }
-            if seen[word] & (1 << bit) == 0 {
-                seen[word] |= 1 << bit;
-                out.push(id);
-            }
+            probes.push((h, row as u32));
         }
-        if !new_rows.is_empty() {
-            // Plain strings of just these rows: a dictionary taken from the flush would keep
-            // all of its values alive.
-            let mut fields = Vec::with_capacity(columns.len());
-            let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
-            for (&i, c) in tags.iter().zip(&columns) {
-                let mut b = arrow::array::StringBuilder::new();
-                for &row in &new_rows {
-                    let row = row as usize;
-                    match c.dict.is_valid(row) {
-                        true => {
-                            let k = c.dict.keys().value(row) as usize;
-                            b.append_value(c.values.value(k));
-                        }
-                        false => b.append_null(),
-                    }
-                }
-                fields.push(arrow::datatypes::Field::new(
-                    schema.field(i).name(),
-                    DataType::Utf8,
-                    true,
-                ));
-                arrays.push(Arc::new(b.finish()));
-            }
-            let strings = RecordBatch::try_new_with_options(
-                Arc::new(arrow::datatypes::Schema::new(fields)),
-                arrays,
-                &arrow::array::RecordBatchOptions::new().with_row_count(Some(new_rows.len())),
-            )
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
-            self.batches.push((first_new, strings));
-        }
-        Ok(out)
+        Ok(probes)
     }
 
     pub(super) fn key_of(&self, id: u32) -> SeriesKey {
@@ -258,6 +241,12 @@ impl Table {
             seeds: self.seeds,
             ..Table::default()
         };
+        let mut hash_of = vec![(0, 0); self.len()];
+        for (h, id) in self.slots.iter() {
+            if let Some(slot) = hash_of.get_mut(id as usize) {
+                *slot = h;
+            }
+        }
         let mut remap = vec![u32::MAX; self.len()];
         for (first, batch) in &self.batches {
             let end = *first + batch.num_rows() as u32;
@@ -265,17 +254,16 @@ impl Table {
             if rows.is_empty() {
                 continue;
             }
-            let new_first = fresh.hashes.len() as u32;
+            let new_first = fresh.slots.len() as u32;
+            fresh.slots.reserve(rows.len());
             for (i, &row) in rows.iter().enumerate() {
-                let h = self.hashes[(first + row) as usize];
                 let id = new_first + i as u32;
-                fresh.hashes.push(h);
-                fresh.index.insert_unique(h.0, (h, id), |e| e.0 .0);
+                fresh
+                    .slots
+                    .find_or_insert(hash_of[(first + row) as usize], id);
                 remap[(first + row) as usize] = id;
             }
-            let taken = arrow::compute::take_record_batch(batch, &UInt32Array::from(rows))
-                .map_err(|e| EngineError::Internal(e.to_string()))?;
-            fresh.batches.push((new_first, taken));
+            fresh.batches.push((new_first, plain_rows(batch, rows)?));
         }
         for (day, d) in std::mem::take(&mut self.days) {
             let mut nd = Day {
@@ -293,6 +281,12 @@ impl Table {
         Ok(())
     }
 
+    /// The kept batches of strings (tests).
+    #[cfg(test)]
+    pub(super) fn batches_for_tests(&self) -> impl Iterator<Item = &RecordBatch> {
+        self.batches.iter().map(|(_, b)| b)
+    }
+
     /// Whether a kept series has tag value `s` (tests).
     #[cfg(test)]
     pub(super) fn has_value(&self, s: &str) -> bool {
@@ -300,7 +294,90 @@ impl Table {
     }
 }
 
+/// A kept batch's tag value: its columns are strings or dictionaries of strings.
 fn tag_value(col: &ArrayRef, row: usize) -> Option<&str> {
-    let strings = col.as_string_opt::<i32>()?;
-    (row < strings.len() && strings.is_valid(row)).then(|| strings.value(row))
+    if row >= col.len() || !col.is_valid(row) {
+        return None;
+    }
+    if let Some(strings) = col.as_string_opt::<i32>() {
+        return Some(strings.value(row));
+    }
+    let dict = col.as_dictionary_opt::<Int32Type>()?;
+    let k = usize::try_from(dict.keys().value(row)).ok()?;
+    let values = dict.values().as_string_opt::<i32>()?;
+    (k < values.len()).then(|| values.value(k))
+}
+
+/// `rows` of a kept batch as plain strings: what survives a rebuild holds only its own values.
+fn plain_rows(batch: &RecordBatch, rows: Vec<u32>) -> Result<RecordBatch> {
+    let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
+    let taken =
+        arrow::compute::take_record_batch(batch, &UInt32Array::from(rows)).map_err(internal)?;
+    let mut fields = Vec::with_capacity(taken.num_columns());
+    let mut arrays = Vec::with_capacity(taken.num_columns());
+    for (field, col) in taken.schema().fields().iter().zip(taken.columns()) {
+        fields.push(arrow::datatypes::Field::new(
+            field.name(),
+            DataType::Utf8,
+            true,
+        ));
+        arrays.push(arrow::compute::cast(col, &DataType::Utf8).map_err(internal)?);
+    }
+    RecordBatch::try_new_with_options(
+        Arc::new(arrow::datatypes::Schema::new(fields)),
+        arrays,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(taken.num_rows())),
+    )
+    .map_err(internal)
+}
+
+/// The tag columns of a lookup's new series, row `i` being `new_rows[i]` of the batch. A column
+/// whose dictionary is mostly new values keeps it (the keys are gathered, the strings shared:
+/// a first flush of high-cardinality data copies no string); otherwise its values are copied
+/// as plain strings, as a dictionary taken from a flush would keep all its values alive.
+fn new_series_batch(
+    schema: &arrow::datatypes::Schema,
+    tags: &[usize],
+    columns: &[TagColumn<'_>],
+    new_rows: &[u32],
+) -> Result<RecordBatch> {
+    let internal = |e: arrow::error::ArrowError| EngineError::Internal(e.to_string());
+    let indices = UInt32Array::from(new_rows.to_vec());
+    let mut fields = Vec::with_capacity(columns.len());
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
+    for (&i, c) in tags.iter().zip(columns) {
+        let name = schema.field(i).name();
+        if c.values.len() <= 2 * new_rows.len() {
+            let keys = arrow::compute::take(c.dict.keys(), &indices, None).map_err(internal)?;
+            let keys = keys
+                .as_primitive_opt::<Int32Type>()
+                .ok_or_else(|| EngineError::Internal("tag keys of another type".into()))?
+                .clone();
+            let dict = DictionaryArray::<Int32Type>::try_new(keys, Arc::clone(c.dict.values()))
+                .map_err(internal)?;
+            fields.push(arrow::datatypes::Field::new(
+                name,
+                dict.data_type().clone(),
+                true,
+            ));
+            arrays.push(Arc::new(dict));
+            continue;
+        }
+        let mut b = arrow::array::StringBuilder::new();
+        for &row in new_rows {
+            let row = row as usize;
+            match c.dict.is_valid(row) {
+                true => b.append_value(c.values.value(c.dict.keys().value(row) as usize)),
+                false => b.append_null(),
+            }
+        }
+        fields.push(arrow::datatypes::Field::new(name, DataType::Utf8, true));
+        arrays.push(Arc::new(b.finish()));
+    }
+    RecordBatch::try_new_with_options(
+        Arc::new(arrow::datatypes::Schema::new(fields)),
+        arrays,
+        &arrow::array::RecordBatchOptions::new().with_row_count(Some(new_rows.len())),
+    )
+    .map_err(internal)
 }
