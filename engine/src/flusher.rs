@@ -250,13 +250,14 @@ impl Engine {
     ) -> Result<()> {
         // However it ends, the rows taken are then in files, held (counted there) or only
         // in the WAL (poisoned).
-        struct Released<'a>(&'a std::sync::atomic::AtomicUsize);
+        struct Released<'a>(&'a crate::Inner);
         impl Drop for Released<'_> {
             fn drop(&mut self) {
-                self.0.store(0, Ordering::SeqCst);
+                self.0.flushing_bytes.store(0, Ordering::SeqCst);
+                self.0.room.notify_waiters();
             }
         }
-        let _released = Released(&self.inner.flushing_bytes);
+        let _released = Released(&self.inner);
         let now = std::time::Instant::now();
         let first_new = self.inner.committed_through.lock().map_or(0, |t| t + 1);
         let mut work = taken;

@@ -124,6 +124,8 @@ struct Inner {
     /// Writes waiting for room under `max_buffer_bytes`: while there are any, a flush encodes
     /// in parallel (their cores are idle).
     writers_waiting: Arc<AtomicUsize>,
+    /// Told when a flush ends (its rows no longer count): waiting writers go on at once.
+    room: tokio::sync::Notify,
     /// `wal_through` of the newest durable manifest.
     committed_through: Mutex<Option<u64>>,
     kick: Sender<Kick>,

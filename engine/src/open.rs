@@ -82,6 +82,7 @@ impl Engine {
                 held_bytes: AtomicUsize::new(0),
                 flushing_bytes: AtomicUsize::new(0),
                 writers_waiting: Arc::default(),
+                room: tokio::sync::Notify::new(),
                 committed_through: Mutex::new(manifests.wal_through),
                 kick: kick_tx,
                 coordinator: Mutex::new(None),

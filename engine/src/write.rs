@@ -117,7 +117,11 @@ impl Engine {
             }
         }
         let mut waiting = Waiting(None);
-        for _ in 0..500 {
+        // As long as 500 waits of 10 ms: what a writer gives the flush before "overloaded".
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            // Registered before the check: a flush that ends in between still wakes it.
+            let room = self.inner.room.notified();
             let held = self.inner.held_bytes.load(Ordering::Relaxed)
                 + self.inner.flushing_bytes.load(Ordering::Relaxed);
             if self.inner.buffered_bytes.load(Ordering::Relaxed) + held < limit {
@@ -126,9 +130,15 @@ impl Engine {
             if waiting.0.is_none() {
                 self.inner.writers_waiting.fetch_add(1, Ordering::Relaxed);
                 waiting.0 = Some(&self.inner.writers_waiting);
+                if self.inner.flush_lowered.swap(false, Ordering::AcqRel) {
+                    // Writers now wait for the flush in progress: it must not yield to them.
+                    crate::sched::to_foreground(self.inner.flush_tid.load(Ordering::Relaxed));
+                }
             }
             let _ = self.inner.kick.try_send(Kick::Flush);
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            // Woken by the flush's end; the timeout bounds a wait for room freed otherwise
+            // (held rows written, a poisoned engine).
+            let _ = tokio::time::timeout(Duration::from_millis(10), room).await;
             self.check_accepting()?;
         }
         Err(EngineError::Overloaded)
