@@ -51,6 +51,13 @@ pub struct TableSchema {
 }
 
 impl TableSchema {
+    /// A schema of `columns` (a later duplicate name replaces an earlier one).
+    pub fn new(columns: impl IntoIterator<Item = (String, ColumnType)>) -> Self {
+        TableSchema {
+            columns: columns.into_iter().collect(),
+        }
+    }
+
     /// The column's type, if it exists.
     pub fn column(&self, name: &str) -> Option<ColumnType> {
         self.columns.get(name).copied()
@@ -73,6 +80,19 @@ impl Catalog {
             .get(&(bucket, measurement.to_owned()))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Every measurement of `bucket` with its schema, by name.
+    pub fn tables_of(&self, bucket: BucketId) -> Vec<(String, Arc<TableSchema>)> {
+        let state = self.state.read();
+        let mut out: Vec<(String, Arc<TableSchema>)> = state
+            .tables
+            .iter()
+            .filter(|((b, _), _)| *b == bucket)
+            .map(|((_, m), t)| (m.clone(), Arc::clone(t)))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
     }
 
     /// Adds columns to a measurement, durably. Columns that already exist keep their type (first

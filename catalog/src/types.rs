@@ -68,11 +68,10 @@ impl Token {
         self.is_operator() || self.permissions.contains(&Permission::Write(bucket))
     }
 
-    /// Whether it may read `bucket`.
+    /// Whether it may read `bucket`: a write permission alone does not (1.x: a write-only
+    /// user's query "requires READ").
     pub fn can_read(&self, bucket: BucketId) -> bool {
-        self.is_operator()
-            || self.permissions.contains(&Permission::Read(bucket))
-            || self.permissions.contains(&Permission::Write(bucket))
+        self.is_operator() || self.permissions.contains(&Permission::Read(bucket))
     }
 }
 

@@ -43,6 +43,7 @@ mod held;
 mod idle_poll;
 mod layout;
 mod manifest;
+mod merge;
 mod metadata;
 mod open;
 mod outcome;
@@ -79,12 +80,19 @@ pub use flush::FlushStats;
 pub use held::FlushProblem;
 pub use layout::{measurement_dir, short_name, Layout, MEASUREMENT_KEY};
 pub use manifest::FileEntry;
+pub use merge::last_write_wins;
 pub use outcome::{unparseable, RejectReason, Rejection, WriteOutcome, REJECTIONS_KEPT};
 pub use series::{MeasurementSeries, SeriesKey};
 pub use snapshot::{Snapshot, SnapshotFile, SnapshotRequest, TableSnapshot};
 pub use store::SyncedLocalStore;
 pub use wal::{WalStats, SYNC_BUCKET_BOUNDS_MS};
 pub use write::WriteRequest;
+
+/// Lowers the calling thread to the engine's background class (what the flush runs at), so
+/// that it runs in the CPU time writers leave over: for a reader's threads.
+pub fn lower_current_thread() {
+    sched::to_background();
+}
 
 /// `YYYY-MM-DD` of a day number since 1970-01-01 (UTC).
 pub fn utc_date(day: i64) -> String {
@@ -190,6 +198,11 @@ impl Engine {
             .send(Kick::FlushAndTell(tx))
             .map_err(|_| EngineError::ShuttingDown)?;
         rx.await.map_err(|_| EngineError::ShuttingDown)?
+    }
+
+    /// The object store its files are in (readers open a snapshot's files through it).
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        Arc::clone(&self.inner.store)
     }
 
     /// The configuration it runs with.

@@ -21,7 +21,7 @@ use crate::layout;
 use crate::manifest::FileEntry;
 use crate::{EngineError, Result};
 
-mod sort;
+pub(crate) mod sort;
 #[cfg(test)]
 mod tests;
 

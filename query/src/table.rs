@@ -1,0 +1,342 @@
+//! One measurement as a DataFusion table. Each scan takes a fresh engine snapshot: rows in
+//! memory and the files durable manifests name, pruned by the query's time range. Files whose
+//! time ranges overlap nothing else are scanned as they are (each is sorted and holds a point
+//! once); inputs that overlap are merged by [`DedupExec`] first.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use arrow::array::AsArray;
+use arrow::datatypes::{Field, Schema, SchemaRef, TimestampNanosecondType};
+use async_trait::async_trait;
+use catalog::{BucketId, ColumnType, TableSchema};
+use datafusion::catalog::Session;
+use datafusion::common::{DFSchema, Result as DfResult};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::union::UnionExec;
+use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
+use engine::{Engine, SnapshotFile, SnapshotRequest, Taken, TIME_COLUMN};
+
+use crate::dedup::DedupExec;
+use crate::time_range::TimeRange;
+use crate::{QueryStats, STORE_URL};
+
+#[derive(Debug)]
+pub(crate) struct MeasurementTable {
+    engine: Engine,
+    bucket: BucketId,
+    measurement: String,
+    schema: SchemaRef,
+    /// Names of the tag columns (what a filter may use inside a merge).
+    tags: Vec<String>,
+    stats: Arc<QueryStats>,
+}
+
+impl MeasurementTable {
+    pub(crate) fn new(
+        engine: Engine,
+        bucket: BucketId,
+        measurement: String,
+        schema: &TableSchema,
+        stats: Arc<QueryStats>,
+    ) -> Self {
+        let (schema, tags) = arrow_schema(schema);
+        MeasurementTable {
+            engine,
+            bucket,
+            measurement,
+            schema,
+            tags,
+            stats,
+        }
+    }
+
+    /// Whether `e` reads only tags and time: such a filter may prune inputs of a merge (all
+    /// writes of one point share them); one on a field may not (it could drop an older write
+    /// whose value the merge would keep).
+    fn on_keys_only(&self, e: &Expr) -> bool {
+        e.column_refs()
+            .iter()
+            .all(|c| c.name == TIME_COLUMN || self.tags.contains(&c.name))
+    }
+}
+
+/// The table's columns: tags (dictionary strings), fields by their types, then `time`, each
+/// group by name; and the tags' names.
+fn arrow_schema(schema: &TableSchema) -> (SchemaRef, Vec<String>) {
+    let mut tags = Vec::new();
+    let mut fields = Vec::new();
+    for (name, ty) in schema.columns() {
+        let field = Field::new(name, engine::arrow_type(ty), true);
+        match ty {
+            ColumnType::Tag => {
+                tags.push(name.to_owned());
+                fields.insert(tags.len() - 1, field);
+            }
+            ColumnType::Field(_) => fields.push(field),
+        }
+    }
+    fields.push(Field::new(TIME_COLUMN, engine::time_type(), false));
+    (Arc::new(Schema::new(fields)), tags)
+}
+
+/// An input of a scan with its time range.
+enum Input {
+    File(SnapshotFile),
+    Rows(Taken),
+}
+
+impl Input {
+    fn range(&self) -> Option<(i64, i64)> {
+        match self {
+            Input::File(f) => Some((f.entry().min_time_ns, f.entry().max_time_ns)),
+            Input::Rows(t) => {
+                let time = t.batch.column_by_name(TIME_COLUMN)?;
+                let time = time.as_primitive_opt::<TimestampNanosecondType>()?;
+                Some((arrow::compute::min(time)?, arrow::compute::max(time)?))
+            }
+        }
+    }
+}
+
+/// Inputs whose time ranges overlap, merged together.
+#[derive(Default)]
+pub(crate) struct Group {
+    pub(crate) files: Vec<SnapshotFile>,
+    pub(crate) rows: Vec<Taken>,
+}
+
+/// Splits `inputs` into files that overlap nothing (scanned as they are) and groups of inputs
+/// that overlap (merged). Rows in memory are always merged: they may repeat a point.
+fn plan_inputs(inputs: Vec<Input>, range: TimeRange) -> (Vec<SnapshotFile>, Vec<Group>) {
+    let mut ranged: Vec<((i64, i64), Input)> = inputs
+        .into_iter()
+        .filter_map(|i| i.range().map(|r| (r, i)))
+        .filter(|((lo, hi), _)| *hi >= range.min_ns && *lo <= range.max_ns)
+        .collect();
+    ranged.sort_by_key(|(r, _)| *r);
+    let mut clean = Vec::new();
+    let mut groups = Vec::new();
+    let mut current: Vec<Input> = Vec::new();
+    let mut current_max = i64::MIN;
+    let mut close = |current: &mut Vec<Input>| {
+        let members = std::mem::take(current);
+        match members.as_slice() {
+            [] => {}
+            [Input::File(_)] => {
+                if let Some(Input::File(f)) = members.into_iter().next() {
+                    clean.push(f);
+                }
+            }
+            _ => {
+                let mut g = Group::default();
+                for m in members {
+                    match m {
+                        Input::File(f) => g.files.push(f),
+                        Input::Rows(t) => g.rows.push(t),
+                    }
+                }
+                groups.push(g);
+            }
+        }
+    };
+    for ((lo, hi), input) in ranged {
+        if !current.is_empty() && lo > current_max {
+            close(&mut current);
+        }
+        current_max = if current.is_empty() {
+            hi
+        } else {
+            current_max.max(hi)
+        };
+        current.push(input);
+    }
+    close(&mut current);
+    (clean, groups)
+}
+
+#[async_trait]
+impl TableProvider for MeasurementTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        // Used to prune (time range, statistics), re-checked above the scan.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let projected = match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => Arc::clone(&self.schema),
+        };
+        let range = TimeRange::of(filters, TIME_COLUMN);
+        if range.is_empty() {
+            return Ok(Arc::new(EmptyExec::new(projected)));
+        }
+        let measurements = [self.measurement.as_str()];
+        let snapshot = self
+            .engine
+            .snapshot(SnapshotRequest {
+                bucket: self.bucket,
+                measurements: Some(&measurements),
+                min_time_ns: range.min_ns,
+                max_time_ns: range.max_ns,
+            })
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        let Some(table) = snapshot.table(&self.measurement) else {
+            return Ok(Arc::new(EmptyExec::new(projected)));
+        };
+        let mut inputs: Vec<Input> = table.files.iter().cloned().map(Input::File).collect();
+        inputs.extend(table.rows.iter().cloned().map(Input::Rows));
+        let (clean, groups) = plan_inputs(inputs, range);
+
+        let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
+        let predicate = |keys_only: bool| -> DfResult<Option<Arc<dyn PhysicalExpr>>> {
+            let chosen = filters
+                .iter()
+                .filter(|f| !keys_only || self.on_keys_only(f))
+                .cloned();
+            conjunction(chosen)
+                .map(|e| state.create_physical_expr(e, &df_schema))
+                .transpose()
+        };
+        let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
+        let mut rows = 0u64;
+        let mut bytes = 0u64;
+        if !clean.is_empty() {
+            for f in &clean {
+                rows += f.entry().rows;
+                bytes += f.entry().bytes;
+            }
+            let partitions = state.config().target_partitions().max(1);
+            plans.push(self.parquet_scan(
+                &clean,
+                partitions,
+                predicate(false)?,
+                projection.cloned(),
+                limit,
+            )?);
+        }
+        if !groups.is_empty() {
+            let keys_predicate = predicate(true)?;
+            for g in groups {
+                let mut children = Vec::with_capacity(g.files.len());
+                for f in &g.files {
+                    rows += f.entry().rows;
+                    bytes += f.entry().bytes;
+                    let one = std::slice::from_ref(f);
+                    children.push(self.parquet_scan(one, 1, keys_predicate.clone(), None, None)?);
+                }
+                rows += g
+                    .rows
+                    .iter()
+                    .map(|t| t.batch.num_rows() as u64)
+                    .sum::<u64>();
+                plans.push(Arc::new(DedupExec::new(
+                    Arc::clone(&self.schema),
+                    projection.cloned(),
+                    children,
+                    g.rows,
+                )?));
+            }
+        }
+        self.stats.rows_scanned.fetch_add(rows, Ordering::Relaxed);
+        self.stats
+            .file_bytes_scanned
+            .fetch_add(bytes, Ordering::Relaxed);
+        match plans.len() {
+            0 => Ok(Arc::new(EmptyExec::new(projected))),
+            1 => Ok(plans.remove(0)),
+            _ => UnionExec::try_new(plans),
+        }
+    }
+}
+
+impl MeasurementTable {
+    /// A Parquet scan of `files` in up to `partitions` groups of about equal size.
+    fn parquet_scan(
+        &self,
+        files: &[SnapshotFile],
+        partitions: usize,
+        predicate: Option<Arc<dyn PhysicalExpr>>,
+        projection: Option<Vec<usize>>,
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let mut source = ParquetSource::new(Arc::clone(&self.schema)).with_enable_page_index(true);
+        if let Some(p) = predicate {
+            source = source.with_predicate(p);
+        }
+        let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); partitions];
+        let mut by_size: Vec<&SnapshotFile> = files.iter().collect();
+        by_size.sort_by_key(|f| std::cmp::Reverse(f.entry().bytes));
+        for f in by_size {
+            if let Some(smallest) = groups.iter_mut().min_by_key(|(b, _)| *b) {
+                smallest.0 += f.entry().bytes;
+                smallest.1.push(PartitionedFile::new(
+                    f.entry().path.clone(),
+                    f.entry().bytes,
+                ));
+            }
+        }
+        let url = ObjectStoreUrl::parse(STORE_URL)?;
+        let config = FileScanConfigBuilder::new(url, Arc::new(source))
+            .with_file_groups(
+                groups
+                    .into_iter()
+                    .filter(|(_, g)| !g.is_empty())
+                    .map(|(_, g)| FileGroup::new(g))
+                    .collect(),
+            )
+            .with_projection_indices(projection)?
+            .with_limit(limit)
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
+    }
+}
+
+/// Whether a data type is a tag's (tests).
+#[cfg(test)]
+fn is_tag(t: &arrow::datatypes::DataType) -> bool {
+    matches!(t, arrow::datatypes::DataType::Dictionary(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_then_fields_then_time() {
+        let s = TableSchema::new([
+            ("usage".into(), ColumnType::Field(catalog::FieldType::Float)),
+            ("region".into(), ColumnType::Tag),
+            ("host".into(), ColumnType::Tag),
+        ]);
+        let (schema, tags) = arrow_schema(&s);
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        assert_eq!(names, vec!["host", "region", "usage", "time"]);
+        assert_eq!(tags, vec!["host", "region"]);
+        assert!(is_tag(schema.field(0).data_type()));
+    }
+}

@@ -1,0 +1,188 @@
+//! SQL over a real engine on a temporary directory: rows come back from memory, from files and
+//! from both, a point written in two flushes reads as one merged row, and bad queries are
+//! clear errors that change nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{Float64Type, Int64Type};
+use catalog::{Bucket, Catalog, CatalogConfig};
+use engine::{Durability, Engine, EngineConfig, Layout, WriteRequest};
+use object_store::path::Path;
+use object_store::ObjectStore;
+use query::{QueryConfig, QueryEngine, QueryError, QueryOutput};
+
+const NOW_NS: i64 = 1_700_000_000_000_000_000;
+
+async fn open(dir: &std::path::Path) -> (Engine, Arc<Catalog>) {
+    let store: Arc<dyn ObjectStore> = Arc::new(engine::SyncedLocalStore::new(dir).expect("store"));
+    let config = EngineConfig {
+        layout: Layout::new(Path::default(), dir.join("wal")),
+        flush_table_bytes: usize::MAX,
+        flush_interval: Duration::from_secs(3600),
+        row_group_rows: 1024,
+        max_string_bytes: 65_536,
+        max_line_bytes: usize::MAX,
+        max_buffer_bytes: usize::MAX,
+        durability: Durability::SyncedWal,
+        buffer_shards: 2,
+        apply_threads: 0,
+        idle_poll: Duration::ZERO,
+    };
+    let catalog = Arc::new(
+        Catalog::open(
+            Arc::clone(&store),
+            CatalogConfig {
+                prefix: config.layout.catalog(),
+                snapshot_every: 256,
+            },
+        )
+        .await
+        .expect("catalog"),
+    );
+    let engine = Engine::open(config, store, Arc::clone(&catalog))
+        .await
+        .expect("engine");
+    (engine, catalog)
+}
+
+async fn write(engine: &Engine, bucket: &Bucket, body: &str) {
+    let outcome = engine
+        .write(WriteRequest {
+            bucket,
+            body: body.as_bytes(),
+            precision: lp::Precision::Nanoseconds,
+            received_at_ns: NOW_NS,
+        })
+        .await
+        .expect("write");
+    assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+}
+
+fn count(out: &QueryOutput) -> i64 {
+    out.batches[0]
+        .column(0)
+        .as_primitive::<Int64Type>()
+        .value(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_come_back_from_memory_files_and_both_and_a_point_merges() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, catalog) = open(dir.path()).await;
+    let bucket = catalog
+        .create_bucket("db/autogen", None)
+        .await
+        .expect("bucket");
+    let q = QueryEngine::new(engine.clone(), Arc::clone(&catalog), QueryConfig::default())
+        .expect("query engine");
+
+    write(
+        &engine,
+        &bucket,
+        &format!("cpu,host=a usage=1 {NOW_NS}\ncpu,host=b usage=2 {NOW_NS}\n"),
+    )
+    .await;
+    let out = q
+        .sql(&bucket, "SELECT count(*) FROM cpu")
+        .await
+        .expect("query");
+    assert_eq!(count(&out), 2, "from memory");
+
+    engine.flush_now().await.expect("flush");
+    let out = q
+        .sql(&bucket, "SELECT count(*) FROM cpu")
+        .await
+        .expect("query");
+    assert_eq!(count(&out), 2, "from a file");
+
+    // The same point again, with a new value for one field and a second field: one row.
+    write(
+        &engine,
+        &bucket,
+        &format!(
+            "cpu,host=a usage=10,idle=5i {NOW_NS}\ncpu,host=c usage=3 {}\n",
+            NOW_NS + 1
+        ),
+    )
+    .await;
+    let out = q
+        .sql(&bucket, "SELECT count(*) FROM cpu")
+        .await
+        .expect("query");
+    assert_eq!(count(&out), 3, "memory over a file");
+    engine.flush_now().await.expect("flush");
+    assert_eq!(engine.files().len(), 2, "two flushes, two files");
+    let out = q
+        .sql(&bucket, "SELECT host, usage, idle FROM cpu ORDER BY host")
+        .await
+        .expect("query");
+    assert_eq!(out.num_rows(), 3, "two files, the point once");
+    let b = &out.batches[0];
+    let usage = b.column(1).as_primitive::<Float64Type>();
+    let idle = b.column(2).as_primitive::<Int64Type>();
+    assert_eq!(
+        (usage.value(0), idle.value(0)),
+        (10.0, 5),
+        "later write wins, fields merged"
+    );
+    assert_eq!(usage.value(1), 2.0);
+    assert!(idle.is_null(1));
+
+    let out = q
+        .sql(
+            &bucket,
+            "SELECT host FROM cpu WHERE host = 'b' AND time >= '2023-11-14T00:00:00Z'",
+        )
+        .await
+        .expect("query");
+    assert_eq!(out.num_rows(), 1);
+    let out = q
+        .sql(
+            &bucket,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'iox'",
+        )
+        .await
+        .expect("query");
+    assert_eq!(out.num_rows(), 1, "cpu");
+    engine.shutdown().expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_queries_are_clear_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, catalog) = open(dir.path()).await;
+    let bucket = catalog
+        .create_bucket("db/autogen", None)
+        .await
+        .expect("bucket");
+    write(&engine, &bucket, &format!("cpu,host=a usage=1 {NOW_NS}\n")).await;
+    let q = QueryEngine::new(engine.clone(), Arc::clone(&catalog), QueryConfig::default())
+        .expect("query engine");
+    for sql in ["SELEC 1", "SELECT * FROM nope", "SELECT nope FROM cpu"] {
+        match q.sql(&bucket, sql).await {
+            Err(e @ QueryError::Invalid(_)) => assert!(!e.to_string().is_empty()),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+    let out = q
+        .sql(&bucket, "SELECT count(*) FROM cpu")
+        .await
+        .expect("query");
+    assert_eq!(count(&out), 1, "nothing changed");
+    let tight = QueryEngine::new(
+        engine.clone(),
+        Arc::clone(&catalog),
+        QueryConfig {
+            timeout: Duration::from_nanos(1),
+            ..QueryConfig::default()
+        },
+    )
+    .expect("query engine");
+    match tight.sql(&bucket, "SELECT count(*) FROM cpu").await {
+        Err(e) => assert!(e.is_limit(), "{e}"),
+        Ok(_) => panic!("a 1 ns timeout answered"),
+    }
+    engine.shutdown().expect("shutdown");
+}
