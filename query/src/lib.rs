@@ -78,9 +78,16 @@ pub struct QueryEngine {
     stats: Arc<QueryStats>,
 }
 
+/// Upper bounds (ms) of the query duration histogram's buckets.
+pub const DURATION_BOUNDS_MS: [f64; 10] = [
+    1.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0, 10_000.0, 60_000.0,
+];
+
 /// Counters for `/metrics`.
 #[derive(Debug, Default)]
 pub struct QueryStats {
+    /// Queries per duration bucket ([`DURATION_BOUNDS_MS`]; longer ones only in the count).
+    pub duration_buckets: [std::sync::atomic::AtomicU64; DURATION_BOUNDS_MS.len()],
     /// Queries answered.
     pub ok: std::sync::atomic::AtomicU64,
     /// Queries refused for their text (syntax, unknown table or column).
@@ -149,9 +156,14 @@ impl QueryEngine {
             Ok(Err(e)) => Err(QueryError::Internal(format!("query task: {e}"))),
             Err(_) => Err(QueryError::Timeout(timeout)),
         };
+        let took = started.elapsed();
         self.stats
             .micros
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        let ms = took.as_secs_f64() * 1e3;
+        if let Some(i) = DURATION_BOUNDS_MS.iter().position(|&b| ms <= b) {
+            self.stats.duration_buckets[i].fetch_add(1, Ordering::Relaxed);
+        }
         let counter = match &result {
             Ok(_) => &self.stats.ok,
             Err(e) if e.is_client_error() => &self.stats.bad,

@@ -33,6 +33,13 @@ impl Caller {
             Caller::Token(t) => t.can_write(bucket),
         }
     }
+
+    pub(crate) fn can_read(&self, bucket: BucketId) -> bool {
+        match self {
+            Caller::Unrestricted => true,
+            Caller::Token(t) => t.can_read(bucket),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

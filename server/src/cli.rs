@@ -1,5 +1,5 @@
 //! `strata bucket|dbrp|token …`: administration of a running server through its v2-shaped HTTP
-//! API, so the CLI needs nothing but the URL and an operator token.
+//! API, so the CLI needs nothing but the URL and an operator token; `strata query` reads.
 
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
@@ -97,12 +97,91 @@ pub enum TokenAction {
     },
 }
 
+/// Options of `strata query`.
+#[derive(Debug, Clone, Args)]
+pub struct QueryArgs {
+    /// Bucket, or v1 database, to query.
+    #[arg(long)]
+    pub db: String,
+    /// The query is SQL (else InfluxQL, sent to `/query`).
+    #[arg(long)]
+    pub sql: bool,
+    /// Output: `table`, `json` or `csv`.
+    #[arg(long, default_value = "table")]
+    pub format: String,
+    /// The query.
+    pub query: String,
+}
+
+/// `strata query`: prints the answer of a running server.
+pub(crate) fn query(target: &Target, args: QueryArgs) -> Result<(), ApiError> {
+    if !args.sql {
+        let path = format!(
+            "/query?db={}&q={}",
+            urlencode(&args.db),
+            urlencode(&args.query)
+        );
+        return call(target, reqwest::Method::GET, &path, None);
+    }
+    let format = match args.format.as_str() {
+        "table" => "pretty",
+        "json" => "json",
+        "csv" => "csv",
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "unknown format {other:?}: expected table, json or csv"
+            )))
+        }
+    };
+    let body = json!({ "db": args.db, "q": args.query, "format": format });
+    let text = send(
+        target,
+        reqwest::Method::POST,
+        "/api/v3/query_sql",
+        Some(body),
+    )?;
+    print!("{text}");
+    if format != "pretty" && !text.ends_with('\n') {
+        println!();
+    }
+    Ok(())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn call(
     target: &Target,
     method: reqwest::Method,
     path: &str,
     body: Option<Value>,
 ) -> Result<(), ApiError> {
+    let text = send(target, method, path, body)?;
+    if !text.is_empty() {
+        let pretty = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| serde_json::to_string_pretty(&v).ok())
+            .unwrap_or(text);
+        println!("{pretty}");
+    }
+    Ok(())
+}
+
+/// The body of a successful answer; an error status is an error with the server's message.
+fn send(
+    target: &Target,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Result<String, ApiError> {
     let client = reqwest::blocking::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()
@@ -134,14 +213,7 @@ fn call(
             .unwrap_or(text);
         return Err(ApiError::BadRequest(format!("{status}: {message}")));
     }
-    if !text.is_empty() {
-        let pretty = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| serde_json::to_string_pretty(&v).ok())
-            .unwrap_or(text);
-        println!("{pretty}");
-    }
-    Ok(())
+    Ok(text)
 }
 
 pub(crate) fn bucket(target: &Target, action: BucketAction) -> Result<(), ApiError> {

@@ -46,6 +46,13 @@ pub enum Command {
         #[command(subcommand)]
         action: crate::cli::TokenAction,
     },
+    /// Query a running server: `strata query --db D --sql 'SELECT …'` prints a table.
+    Query {
+        #[command(flatten)]
+        target: crate::cli::Target,
+        #[command(flatten)]
+        args: crate::cli::QueryArgs,
+    },
 }
 
 /// Options of `strata serve`.
@@ -111,6 +118,15 @@ pub struct ServeConfig {
     /// near the bound (a flush's working memory comes on top).
     #[arg(long, env = "STRATA_MAX_BUFFER_BYTES", default_value_t = 0)]
     pub max_buffer_bytes: usize,
+
+    /// Memory all running queries may hold for sorts, aggregates and joins, in bytes; a query
+    /// that needs more fails with a clear error (0: a sixteenth of physical memory).
+    #[arg(long, env = "STRATA_QUERY_MEMORY_BYTES", default_value_t = 0)]
+    pub query_memory_bytes: usize,
+
+    /// Longest a query may run, in seconds.
+    #[arg(long, env = "STRATA_QUERY_TIMEOUT", default_value_t = 60)]
+    pub query_timeout: u64,
 
     /// Longest line accepted, in bytes; longer lines are rejected (the rest of the body is
     /// written).
@@ -195,6 +211,17 @@ impl ServeConfig {
             Err(_) => std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .saturating_sub(1),
+        }
+    }
+
+    pub(crate) fn query_config(&self) -> query::QueryConfig {
+        query::QueryConfig {
+            memory_bytes: match self.query_memory_bytes {
+                0 => physical_memory_bytes() / 16,
+                n => n,
+            },
+            timeout: Duration::from_secs(self.query_timeout.max(1)),
+            ..query::QueryConfig::default()
         }
     }
 

@@ -64,6 +64,9 @@ pub enum ApiError {
     /// The object store could not be set up.
     #[error("object store: {0}")]
     Store(#[from] object_store::Error),
+    /// A query failed.
+    #[error(transparent)]
+    Query(#[from] query::QueryError),
 }
 
 impl ApiError {
@@ -106,6 +109,15 @@ impl ResponseError for ApiError {
             ApiError::TooBusy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Io { .. } | ApiError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Catalog(e) => catalog_status(e),
+            ApiError::Query(e) => match e {
+                query::QueryError::Invalid(_) => StatusCode::BAD_REQUEST,
+                query::QueryError::Memory(_) | query::QueryError::Timeout(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                query::QueryError::Engine(_)
+                | query::QueryError::Execution(_)
+                | query::QueryError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
             ApiError::Engine(e) => match e {
                 EngineError::ShuttingDown | EngineError::Poisoned | EngineError::Overloaded => {
                     StatusCode::SERVICE_UNAVAILABLE

@@ -30,6 +30,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(metrics))
         .route("/query", web::get().to(query))
         .route("/query", web::post().to(query))
+        .configure(crate::sql::routes)
         .configure(crate::admin::routes);
 }
 
@@ -365,7 +366,7 @@ async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRes
     auth::authenticate(&req, &state.catalog, state.auth_enabled, None)?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.render(&state.engine)))
+        .body(state.metrics.render(&state.engine, state.query.stats())))
 }
 
 /// Any other route: a JSON 404 like every other error.

@@ -20,6 +20,7 @@ mod error;
 mod http;
 mod influxql;
 mod metrics;
+mod sql;
 mod state;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> Result<(), ApiError> {
         Command::Bucket { target, action } => cli::bucket(&target, action),
         Command::Dbrp { target, action } => cli::dbrp(&target, action),
         Command::Token { target, action } => cli::token(&target, action),
+        Command::Query { target, args } => cli::query(&target, args),
     }
 }
 
@@ -80,9 +82,12 @@ pub fn serve(config: ServeConfig) -> Result<(), ApiError> {
         let catalog = Arc::new(Catalog::open(Arc::clone(&store), config.catalog_config()).await?);
         bootstrap_auth(&catalog, &config).await?;
         let engine = Engine::open(config.engine_config(), store, Arc::clone(&catalog)).await?;
+        let query =
+            query::QueryEngine::new(engine.clone(), Arc::clone(&catalog), config.query_config())?;
         let state = web::Data::new(AppState {
             catalog,
             engine: engine.clone(),
+            query,
             max_body_bytes: config.max_body_bytes,
             metrics: metrics::Metrics::default(),
             write_permits: tokio::sync::Semaphore::new(config.max_concurrent_writes.max(1)),

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use engine::{Engine, RejectReason, WriteOutcome, SYNC_BUCKET_BOUNDS_MS};
 
 /// Routes counted separately (anything else is `other`).
-const ROUTES: [&str; 8] = [
+const ROUTES: [&str; 9] = [
     "/write",
     "/api/v2/write",
     "/query",
+    "/api/v3/query_sql",
     "/ping",
     "/health",
     "/metrics",
@@ -105,7 +106,7 @@ impl Metrics {
     }
 
     /// The exposition text.
-    pub(crate) fn render(&self, engine: &Engine) -> String {
+    pub(crate) fn render(&self, engine: &Engine, queries: &query::QueryStats) -> String {
         let mut out = String::with_capacity(4096);
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str("# HELP strata_http_requests_total HTTP requests by route and status.\n# TYPE strata_http_requests_total counter\n");
@@ -187,6 +188,7 @@ impl Metrics {
             "WAL bytes made durable.",
             load(&wal.bytes),
         );
+        render_queries(&mut out, queries);
         let _ = writeln!(
             out,
             "# HELP strata_buffer_bytes Bytes held in write buffers.\n# TYPE strata_buffer_bytes gauge\nstrata_buffer_bytes {}",
@@ -247,4 +249,40 @@ impl Metrics {
         );
         out
     }
+}
+
+/// The query engine's counters and its duration histogram.
+fn render_queries(out: &mut String, q: &query::QueryStats) {
+    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    out.push_str("# HELP strata_queries_total Queries by outcome (ok; bad: the query's fault; failed: a limit or a read).\n# TYPE strata_queries_total counter\n");
+    for (status, n) in [("ok", &q.ok), ("bad", &q.bad), ("failed", &q.failed)] {
+        let _ = writeln!(
+            out,
+            "strata_queries_total{{status=\"{status}\"}} {}",
+            load(n)
+        );
+    }
+    out.push_str("# HELP strata_query_duration_seconds Query duration.\n# TYPE strata_query_duration_seconds histogram\n");
+    let mut cumulative = 0;
+    for (i, bound) in query::DURATION_BOUNDS_MS.iter().enumerate() {
+        cumulative += q.duration_buckets.get(i).map_or(0, load);
+        let _ = writeln!(
+            out,
+            "strata_query_duration_seconds_bucket{{le=\"{}\"}} {cumulative}",
+            bound / 1000.0
+        );
+    }
+    let count = load(&q.ok) + load(&q.bad) + load(&q.failed);
+    let _ = writeln!(
+        out,
+        "strata_query_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+    );
+    let _ = writeln!(
+        out,
+        "strata_query_duration_seconds_sum {}",
+        load(&q.micros) as f64 / 1e6
+    );
+    let _ = writeln!(out, "strata_query_duration_seconds_count {count}");
+    let _ = writeln!(out, "# HELP strata_query_rows_scanned_total Rows the queries' scans read (memory and files, before filters).\n# TYPE strata_query_rows_scanned_total counter\nstrata_query_rows_scanned_total {}", load(&q.rows_scanned));
+    let _ = writeln!(out, "# HELP strata_query_file_bytes_scanned_total Bytes of the files the queries' scans opened.\n# TYPE strata_query_file_bytes_scanned_total counter\nstrata_query_file_bytes_scanned_total {}", load(&q.file_bytes_scanned));
 }

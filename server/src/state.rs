@@ -13,6 +13,7 @@ use crate::metrics::Metrics;
 pub(crate) struct AppState {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) engine: Engine,
+    pub(crate) query: query::QueryEngine,
     pub(crate) max_body_bytes: usize,
     pub(crate) metrics: Metrics,
     /// One permit per write in progress (`--max-concurrent-writes`).

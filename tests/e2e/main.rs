@@ -20,3 +20,5 @@ mod clients;
 mod telegraf;
 // Random requests never get a 5xx and never change earlier data.
 mod http_fuzz;
+// SQL reads on /api/v3/query_sql and `strata query`: buffers, files, merges, errors.
+mod sql;
