@@ -186,3 +186,85 @@ async fn bad_queries_are_clear_errors() {
     }
     engine.shutdown().expect("shutdown");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_an_older_file_lacks_reads_as_nulls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, catalog) = open(dir.path()).await;
+    let bucket = catalog
+        .create_bucket("db/autogen", None)
+        .await
+        .expect("bucket");
+    let q = QueryEngine::new(engine.clone(), Arc::clone(&catalog), QueryConfig::default())
+        .expect("query engine");
+    write(&engine, &bucket, &format!("m,host=a x=1i {NOW_NS}\n")).await;
+    engine.flush_now().await.expect("flush");
+    write(
+        &engine,
+        &bucket,
+        &format!("m,host=a,dc=z y=2.5 {}\n", NOW_NS + 10),
+    )
+    .await;
+    engine.flush_now().await.expect("flush");
+    assert_eq!(engine.files().len(), 2);
+    let out = q
+        .sql(&bucket, "SELECT host, dc, x, y FROM m ORDER BY time")
+        .await
+        .expect("query");
+    assert_eq!(out.num_rows(), 2);
+    let b = arrow::compute::concat_batches(&out.schema, &out.batches).expect("concat");
+    assert!(
+        b.column(1).is_null(0) && b.column(3).is_null(0),
+        "the first file has no dc, y"
+    );
+    assert!(b.column(2).is_null(1), "the second file has no x");
+    assert_eq!(b.column(2).as_primitive::<Int64Type>().value(0), 1);
+    assert_eq!(b.column(3).as_primitive::<Float64Type>().value(1), 2.5);
+    engine.shutdown().expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_over_its_memory_limit_spills_or_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, catalog) = open(dir.path()).await;
+    let bucket = catalog
+        .create_bucket("db/autogen", None)
+        .await
+        .expect("bucket");
+    let body: String = (0..20_000)
+        .map(|i| format!("m,host=h{} v={i}i {}\n", i % 97, NOW_NS + i))
+        .collect();
+    write(&engine, &bucket, &body).await;
+    engine.flush_now().await.expect("flush");
+    let q = QueryEngine::new(
+        engine.clone(),
+        Arc::clone(&catalog),
+        QueryConfig {
+            memory_bytes: 64 * 1024,
+            ..QueryConfig::default()
+        },
+    )
+    .expect("query engine");
+    match q
+        .sql(&bucket, "SELECT host, v FROM m ORDER BY host DESC, v DESC")
+        .await
+    {
+        Ok(out) => {
+            eprintln!("the sort spilled");
+            assert_eq!(out.num_rows(), 20_000, "spilled and answered in full");
+        }
+        Err(e) => {
+            eprintln!("refused: {e}");
+            assert!(matches!(e, QueryError::Memory(_)), "{e}");
+        }
+    }
+    // The engine and its data are untouched either way.
+    let unlimited = QueryEngine::new(engine.clone(), Arc::clone(&catalog), QueryConfig::default())
+        .expect("query engine");
+    let out = unlimited
+        .sql(&bucket, "SELECT count(*) FROM m")
+        .await
+        .expect("query");
+    assert_eq!(count(&out), 20_000);
+    engine.shutdown().expect("shutdown");
+}

@@ -22,3 +22,5 @@ mod telegraf;
 mod http_fuzz;
 // SQL reads on /api/v3/query_sql and `strata query`: buffers, files, merges, errors.
 mod sql;
+// The same SQL on Strata and on DuckDB over Strata's Parquet files gives the same rows.
+mod sql_differential;

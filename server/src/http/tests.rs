@@ -36,12 +36,9 @@ async fn a_panicking_flush_gives_503_to_writes_and_health() {
     )
     .await
     .expect("engine");
-    let query = query::QueryEngine::new(
-        engine.clone(),
-        Arc::clone(&catalog),
-        config.query_config(),
-    )
-    .expect("query engine");
+    let query =
+        query::QueryEngine::new(engine.clone(), Arc::clone(&catalog), config.query_config())
+            .expect("query engine");
     let state = web::Data::new(AppState {
         catalog,
         engine: engine.clone(),
