@@ -22,7 +22,7 @@ fn data() -> String {
             let user = (rng.next_u64() % 10_000) as f64 / 100.0;
             let system = (rng.next_u64() % 5_000) as f64 / 100.0;
             let requests = rng.next_u64() % 1000;
-            let ok = rng.next_u64() % 4 != 0;
+            let ok = !rng.next_u64().is_multiple_of(4);
             out.push_str(&format!(
                 "cpu,host=host_{h},region={region} usage_user={user},usage_system={system},requests={requests}i,ok={ok} {t}\n"
             ));
@@ -101,7 +101,7 @@ fn queries() -> Vec<(&'static str, Option<&'static str>)> {
 fn norm(v: &Value) -> String {
     match v {
         Value::Number(n) => match n.as_f64() {
-            Some(f) if f == 0.0 => "0".into(),
+            Some(0.0) => "0".into(),
             Some(f) => format!("{f:.9e}"),
             None => n.to_string(),
         },
