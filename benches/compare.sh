@@ -9,6 +9,7 @@
 #   SERVERS="strata influxdb" SCENARIOS="a d e" bash benches/compare.sh   # a subset ((e) needs (a))
 #   STRATA_ARGS="--max-buffer-bytes 268435456" SERVERS=strata SCENARIOS=a bash benches/compare.sh
 #   STRATA_BIN=/tmp/strata-before SERVERS=strata bash benches/compare.sh   # another build
+#   QUERY_LOOP=1 SERVERS=strata SCENARIOS="a e" bash benches/compare.sh   # (e) beside queries
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # (a) and (b) must last long enough to include the flushes a sustained load causes: 1 M points
@@ -21,6 +22,8 @@ OUT=${OUT:-benches/compare-latest.md}
 STRATA_BIN=${STRATA_BIN:-target/release/strata}
 # Extra `strata serve` flags (word-split).
 STRATA_ARGS=${STRATA_ARGS:-}
+# Non-empty: during (e), a loop of SQL queries runs against Strata beside the writes.
+QUERY_LOOP=${QUERY_LOOP:-}
 SERVERS=${SERVERS:-strata influxdb victoria-metrics}
 SCENARIOS=${SCENARIOS:-a b c d e}
 # (d) is short (seconds) and this machine's sync cost and wake-up latency drift by 2-3x within
@@ -154,7 +157,25 @@ run_e() { # server round -> json of one (e) run
   # points in all; bodies are built up front).
   $LOAD --url "$URL" ${TOKEN:+--token "$TOKEN"} --series 10000 --batch 5000 --concurrency 4 --points 100000 >/dev/null 2>&1 || true
   pts=$((rate * 15)); [ "$pts" -gt "$E_POINTS" ] && pts=$E_POINTS
+  local qpid=
+  if [ -n "$QUERY_LOOP" ] && [ "$server" = strata ]; then
+    # Reads beside the writes: one client, back to back, a scan of everything then one host.
+    rm -f "$WORK/stop-queries"
+    ( end=$((SECONDS + 60)); n=0
+      while [ "$SECONDS" -lt "$end" ] && [ ! -e "$WORK/stop-queries" ]; do
+        curl -s -o /dev/null -H "Authorization: Token $TOKEN" -G "$URL/api/v3/query_sql" \
+          --data-urlencode db=bench --data-urlencode "q=SELECT count(*), max(f0) FROM cpu"
+        curl -s -o /dev/null -H "Authorization: Token $TOKEN" -G "$URL/api/v3/query_sql" \
+          --data-urlencode db=bench --data-urlencode "q=SELECT max(f1) FROM cpu WHERE host = 'host-7'"
+        n=$((n + 2))
+      done; echo "$n" >"$WORK/queries-e$round" ) &
+    qpid=$!
+  fi
   j=$(run e "$server" --series 10000 --batch 5000 --concurrency 4 --rate "$rate" --warmup-s 5 --points "$pts")
+  if [ -n "$qpid" ]; then
+    touch "$WORK/stop-queries"; wait "$qpid" 2>/dev/null || true
+    log "(e) round $round on $server ran beside $(cat "$WORK/queries-e$round" 2>/dev/null || echo '?') queries"
+  fi
   mv "$j" "$WORK/e$round-$server.json"
   DISK[$server-e$round]=$(stop_server "$PID" "$dir")
 }

@@ -11,7 +11,8 @@ use arrow::datatypes::{Field, Schema, SchemaRef, TimestampNanosecondType};
 use async_trait::async_trait;
 use catalog::{BucketId, ColumnType, TableSchema};
 use datafusion::catalog::Session;
-use datafusion::common::{DFSchema, Result as DfResult};
+use datafusion::common::stats::Precision;
+use datafusion::common::{DFSchema, Result as DfResult, Statistics};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
@@ -284,7 +285,12 @@ impl MeasurementTable {
         projection: Option<Vec<usize>>,
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let mut source = ParquetSource::new(Arc::clone(&self.schema)).with_enable_page_index(true);
+        // Filters are evaluated while decoding (a column is decoded only for the rows the
+        // earlier filters kept), and a join's build side can prune the scan through them.
+        let mut source = ParquetSource::new(Arc::clone(&self.schema))
+            .with_enable_page_index(true)
+            .with_pushdown_filters(true)
+            .with_reorder_filters(true);
         if let Some(p) = predicate {
             source = source.with_predicate(p);
         }
@@ -294,10 +300,15 @@ impl MeasurementTable {
         for f in by_size {
             if let Some(smallest) = groups.iter_mut().min_by_key(|(b, _)| *b) {
                 smallest.0 += f.entry().bytes;
-                smallest.1.push(PartitionedFile::new(
-                    f.entry().path.clone(),
-                    f.entry().bytes,
-                ));
+                // Its row count is exact (a file holds each point once): the planner orders
+                // joins by it, and answers `count(*)` of files that overlap nothing from it.
+                let mut stats = Statistics::new_unknown(&self.schema);
+                stats.num_rows = Precision::Exact(f.entry().rows as usize);
+                stats.total_byte_size = Precision::Inexact(f.entry().bytes as usize);
+                smallest.1.push(
+                    PartitionedFile::new(f.entry().path.clone(), f.entry().bytes)
+                        .with_statistics(Arc::new(stats)),
+                );
             }
         }
         let url = ObjectStoreUrl::parse(STORE_URL)?;
