@@ -23,6 +23,7 @@ STRATA_BIN=${STRATA_BIN:-target/release/strata}
 # Extra `strata serve` flags (word-split).
 STRATA_ARGS=${STRATA_ARGS:-}
 # Non-empty: during (e), a loop of SQL queries runs against Strata beside the writes.
+# E_RATE: (e)'s rate in points/s instead of half of (a)'s sustained rate (to compare runs).
 QUERY_LOOP=${QUERY_LOOP:-}
 SERVERS=${SERVERS:-strata influxdb victoria-metrics}
 SCENARIOS=${SCENARIOS:-a b c d e}
@@ -149,7 +150,7 @@ run_e() { # server round -> json of one (e) run
   # Half of what (a) sustained: points over the time until the server had also done the work
   # it deferred past its acknowledgements (a burst absorbed into memory is not a rate a server
   # can keep up).
-  rate=$(python3 -c "import json;print(int(json.load(open('${RESULT[$server-a]}'))['sustained_points_per_s']/2))")
+  rate=${E_RATE:-$(python3 -c "import json;print(int(json.load(open('${RESULT[$server-a]}'))['sustained_points_per_s']/2))")}
   start_server "$server" "$dir"
   # Steady state: a short load that creates the database and schema, then 15 s at that rate
   # of which the first 5 s are sent but not measured (every server's buffers, files, caches

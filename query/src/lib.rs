@@ -13,6 +13,7 @@ use std::time::Duration;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use catalog::{Bucket, Catalog};
+use datafusion::common::ScalarValue;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use engine::Engine;
@@ -20,6 +21,7 @@ use engine::Engine;
 mod dedup;
 mod error;
 pub mod format;
+mod overlap;
 mod table;
 mod time_range;
 
@@ -45,6 +47,36 @@ impl Default for QueryConfig {
             memory_bytes: 1 << 30,
             timeout: Duration::from_secs(60),
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+/// A value for a query's `$name` placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    /// A string.
+    Str(String),
+    /// A signed integer.
+    Int(i64),
+    /// An unsigned integer too large for `Int`.
+    UInt(u64),
+    /// A float.
+    Float(f64),
+    /// A boolean.
+    Bool(bool),
+    /// SQL NULL.
+    Null,
+}
+
+impl Param {
+    fn scalar(self) -> ScalarValue {
+        match self {
+            Param::Str(s) => ScalarValue::Utf8(Some(s)),
+            Param::Int(i) => ScalarValue::Int64(Some(i)),
+            Param::UInt(u) => ScalarValue::UInt64(Some(u)),
+            Param::Float(f) => ScalarValue::Float64(Some(f)),
+            Param::Bool(b) => ScalarValue::Boolean(Some(b)),
+            Param::Null => ScalarValue::Null,
         }
     }
 }
@@ -136,6 +168,16 @@ impl QueryEngine {
 
     /// Runs `sql` against `bucket`: its measurements are the tables.
     pub async fn sql(&self, bucket: &Bucket, sql: &str) -> Result<QueryOutput> {
+        self.sql_with_params(bucket, sql, Vec::new()).await
+    }
+
+    /// [`Self::sql`] with values for its `$name` placeholders.
+    pub async fn sql_with_params(
+        &self,
+        bucket: &Bucket,
+        sql: &str,
+        params: Vec<(String, Param)>,
+    ) -> Result<QueryOutput> {
         use std::sync::atomic::Ordering;
         let started = std::time::Instant::now();
         let ctx = self.context(bucket)?;
@@ -146,7 +188,12 @@ impl QueryEngine {
             .as_ref()
             .ok_or_else(|| QueryError::Internal("query threads stopped".into()))?;
         let run = threads.spawn(async move {
-            let frame = ctx.sql(&sql).await?;
+            let mut frame = ctx.sql(&sql).await?;
+            if !params.is_empty() {
+                let values: Vec<(String, ScalarValue)> =
+                    params.into_iter().map(|(k, v)| (k, v.scalar())).collect();
+                frame = frame.with_param_values(values)?;
+            }
             let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
             let batches = frame.collect().await?;
             Ok::<_, QueryError>(QueryOutput { schema, batches })

@@ -1,7 +1,8 @@
 //! One measurement as a DataFusion table. Each scan takes a fresh engine snapshot: rows in
-//! memory and the files durable manifests name, pruned by the query's time range. Files whose
-//! time ranges overlap nothing else are scanned as they are (each is sorted and holds a point
-//! once); inputs that overlap are merged by [`DedupExec`] first.
+//! memory and the files durable manifests name, pruned by the query's time range. Each file is
+//! sorted and holds a point once, so only rows at times two inputs share ([`overlap`]) can be
+//! the same point twice: those, and the rows in memory, are merged by [`DedupExec`]; every
+//! other row is scanned as it is.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -12,20 +13,23 @@ use async_trait::async_trait;
 use catalog::{BucketId, ColumnType, TableSchema};
 use datafusion::catalog::Session;
 use datafusion::common::stats::Precision;
+use datafusion::common::ScalarValue;
 use datafusion::common::{DFSchema, Result as DfResult, Statistics};
 use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::logical_expr::utils::conjunction;
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::logical_expr::utils::{conjunction, disjunction};
+use datafusion::logical_expr::{col, lit, Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::{ExecutionPlan, PhysicalExpr};
 use engine::{Engine, SnapshotFile, SnapshotRequest, Taken, TIME_COLUMN};
 
 use crate::dedup::DedupExec;
+use crate::overlap;
 use crate::time_range::TimeRange;
 use crate::{QueryStats, STORE_URL};
 
@@ -88,79 +92,29 @@ fn arrow_schema(schema: &TableSchema) -> (SchemaRef, Vec<String>) {
     (Arc::new(Schema::new(fields)), tags)
 }
 
-/// An input of a scan with its time range.
-enum Input {
-    File(SnapshotFile),
-    Rows(Taken),
+/// The time range of a batch of rows in memory.
+fn rows_range(t: &Taken) -> Option<(i64, i64)> {
+    let time = t.batch.column_by_name(TIME_COLUMN)?;
+    let time = time.as_primitive_opt::<TimestampNanosecondType>()?;
+    Some((arrow::compute::min(time)?, arrow::compute::max(time)?))
 }
 
-impl Input {
-    fn range(&self) -> Option<(i64, i64)> {
-        match self {
-            Input::File(f) => Some((f.entry().min_time_ns, f.entry().max_time_ns)),
-            Input::Rows(t) => {
-                let time = t.batch.column_by_name(TIME_COLUMN)?;
-                let time = time.as_primitive_opt::<TimestampNanosecondType>()?;
-                Some((arrow::compute::min(time)?, arrow::compute::max(time)?))
-            }
-        }
-    }
-}
-
-/// Inputs whose time ranges overlap, merged together.
-#[derive(Default)]
-pub(crate) struct Group {
-    pub(crate) files: Vec<SnapshotFile>,
-    pub(crate) rows: Vec<Taken>,
-}
-
-/// Splits `inputs` into files that overlap nothing (scanned as they are) and groups of inputs
-/// that overlap (merged). Rows in memory are always merged: they may repeat a point.
-fn plan_inputs(inputs: Vec<Input>, range: TimeRange) -> (Vec<SnapshotFile>, Vec<Group>) {
-    let mut ranged: Vec<((i64, i64), Input)> = inputs
-        .into_iter()
-        .filter_map(|i| i.range().map(|r| (r, i)))
-        .filter(|((lo, hi), _)| *hi >= range.min_ns && *lo <= range.max_ns)
-        .collect();
-    ranged.sort_by_key(|(r, _)| *r);
-    let mut clean = Vec::new();
-    let mut groups = Vec::new();
-    let mut current: Vec<Input> = Vec::new();
-    let mut current_max = i64::MIN;
-    let mut close = |current: &mut Vec<Input>| {
-        let members = std::mem::take(current);
-        match members.as_slice() {
-            [] => {}
-            [Input::File(_)] => {
-                if let Some(Input::File(f)) = members.into_iter().next() {
-                    clean.push(f);
-                }
-            }
-            _ => {
-                let mut g = Group::default();
-                for m in members {
-                    match m {
-                        Input::File(f) => g.files.push(f),
-                        Input::Rows(t) => g.rows.push(t),
-                    }
-                }
-                groups.push(g);
-            }
-        }
+/// `time` within (or, `inside == false`, outside) every one of `windows`.
+fn in_windows(windows: &[(i64, i64)], inside: bool) -> Option<Expr> {
+    let ts = |v: i64| {
+        lit(ScalarValue::TimestampNanosecond(
+            Some(v),
+            Some("UTC".into()),
+        ))
     };
-    for ((lo, hi), input) in ranged {
-        if !current.is_empty() && lo > current_max {
-            close(&mut current);
-        }
-        current_max = if current.is_empty() {
-            hi
-        } else {
-            current_max.max(hi)
-        };
-        current.push(input);
+    let each = windows.iter().map(|&(lo, hi)| match inside {
+        true => col(TIME_COLUMN).between(ts(lo), ts(hi)),
+        false => col(TIME_COLUMN).not_between(ts(lo), ts(hi)),
+    });
+    match inside {
+        true => disjunction(each),
+        false => conjunction(each),
     }
-    close(&mut current);
-    (clean, groups)
 }
 
 #[async_trait]
@@ -209,59 +163,94 @@ impl TableProvider for MeasurementTable {
         let Some(table) = snapshot.table(&self.measurement) else {
             return Ok(Arc::new(EmptyExec::new(projected)));
         };
-        let mut inputs: Vec<Input> = table.files.iter().cloned().map(Input::File).collect();
-        inputs.extend(table.rows.iter().cloned().map(Input::Rows));
-        let (clean, groups) = plan_inputs(inputs, range);
+        let in_range = |(lo, hi): (i64, i64)| hi >= range.min_ns && lo <= range.max_ns;
+        let files: Vec<&SnapshotFile> = table
+            .files
+            .iter()
+            .filter(|f| in_range((f.entry().min_time_ns, f.entry().max_time_ns)))
+            .collect();
+        let memory: Vec<(Taken, (i64, i64))> = table
+            .rows
+            .iter()
+            .filter_map(|t| rows_range(t).map(|r| (t.clone(), r)))
+            .filter(|(_, r)| in_range(*r))
+            .collect();
+        // Times two inputs share; the rows in memory count as one input (they are merged among
+        // themselves anyway: a buffer may hold a point twice).
+        let mut spans: Vec<(i64, i64)> = files
+            .iter()
+            .map(|f| (f.entry().min_time_ns, f.entry().max_time_ns))
+            .collect();
+        if let (Some(lo), Some(hi)) = (
+            memory.iter().map(|(_, r)| r.0).min(),
+            memory.iter().map(|(_, r)| r.1).max(),
+        ) {
+            spans.push((lo, hi));
+        }
+        let windows = overlap::windows(&spans);
+        let (shared, alone): (Vec<&SnapshotFile>, Vec<&SnapshotFile>) =
+            files.into_iter().partition(|f| {
+                overlap::touches(&windows, f.entry().min_time_ns, f.entry().max_time_ns)
+            });
 
         let df_schema = DFSchema::try_from(Arc::clone(&self.schema))?;
-        let predicate = |keys_only: bool| -> DfResult<Option<Arc<dyn PhysicalExpr>>> {
+        let predicate = |keys_only: bool, extra: Option<Expr>| {
             let chosen = filters
                 .iter()
                 .filter(|f| !keys_only || self.on_keys_only(f))
-                .cloned();
+                .cloned()
+                .chain(extra);
             conjunction(chosen)
                 .map(|e| state.create_physical_expr(e, &df_schema))
                 .transpose()
         };
+        let partitions = state.config().target_partitions().max(1);
         let mut plans: Vec<Arc<dyn ExecutionPlan>> = Vec::new();
         let mut rows = 0u64;
         let mut bytes = 0u64;
-        if !clean.is_empty() {
-            for f in &clean {
-                rows += f.entry().rows;
-                bytes += f.entry().bytes;
-            }
-            let partitions = state.config().target_partitions().max(1);
+        for f in alone.iter().chain(&shared) {
+            rows += f.entry().rows;
+            bytes += f.entry().bytes;
+        }
+        // Files that share no time with another input: as they are.
+        if !alone.is_empty() {
             plans.push(self.parquet_scan(
-                &clean,
+                state,
+                &alone,
                 partitions,
-                predicate(false)?,
+                predicate(false, None)?,
                 projection.cloned(),
                 limit,
             )?);
         }
-        if !groups.is_empty() {
-            let keys_predicate = predicate(true)?;
-            for g in groups {
-                let mut children = Vec::with_capacity(g.files.len());
-                for f in &g.files {
-                    rows += f.entry().rows;
-                    bytes += f.entry().bytes;
-                    let one = std::slice::from_ref(f);
-                    children.push(self.parquet_scan(one, 1, keys_predicate.clone(), None, None)?);
-                }
-                rows += g
-                    .rows
-                    .iter()
-                    .map(|t| t.batch.num_rows() as u64)
-                    .sum::<u64>();
-                plans.push(Arc::new(DedupExec::new(
-                    Arc::clone(&self.schema),
-                    projection.cloned(),
-                    children,
-                    g.rows,
-                )?));
+        // Files that do: their rows outside the shared times as they are, …
+        if !shared.is_empty() {
+            plans.push(self.parquet_scan(
+                state,
+                &shared,
+                partitions,
+                predicate(false, in_windows(&windows, false))?,
+                projection.cloned(),
+                None,
+            )?);
+        }
+        // … and those inside them merged with the rows in memory, files in commit order.
+        if !shared.is_empty() || !memory.is_empty() {
+            let inside = predicate(true, in_windows(&windows, true))?;
+            let mut children = Vec::with_capacity(shared.len());
+            for f in &shared {
+                children.push(self.parquet_scan(state, &[*f], 1, inside.clone(), None, None)?);
             }
+            rows += memory
+                .iter()
+                .map(|(t, _)| t.batch.num_rows() as u64)
+                .sum::<u64>();
+            plans.push(Arc::new(DedupExec::new(
+                Arc::clone(&self.schema),
+                projection.cloned(),
+                children,
+                memory.into_iter().map(|(t, _)| t).collect(),
+            )?));
         }
         self.stats.rows_scanned.fetch_add(rows, Ordering::Relaxed);
         self.stats
@@ -279,7 +268,8 @@ impl MeasurementTable {
     /// A Parquet scan of `files` in up to `partitions` groups of about equal size.
     fn parquet_scan(
         &self,
-        files: &[SnapshotFile],
+        state: &dyn Session,
+        files: &[&SnapshotFile],
         partitions: usize,
         predicate: Option<Arc<dyn PhysicalExpr>>,
         projection: Option<Vec<usize>>,
@@ -290,12 +280,20 @@ impl MeasurementTable {
         let mut source = ParquetSource::new(Arc::clone(&self.schema))
             .with_enable_page_index(true)
             .with_pushdown_filters(true)
-            .with_reorder_filters(true);
+            .with_reorder_filters(true)
+            // The flush writes no bloom filters: looking for them costs a read per row group.
+            .with_bloom_filter_on_read(false)
+            // Files never change once written: their footers and page indexes are parsed once
+            // (the runtime's metadata cache), not on every query.
+            .with_parquet_file_reader_factory(Arc::new(CachedParquetFileReaderFactory::new(
+                self.engine.store(),
+                state.runtime_env().cache_manager.get_file_metadata_cache(),
+            )));
         if let Some(p) = predicate {
             source = source.with_predicate(p);
         }
         let mut groups: Vec<(u64, Vec<PartitionedFile>)> = vec![(0, Vec::new()); partitions];
-        let mut by_size: Vec<&SnapshotFile> = files.iter().collect();
+        let mut by_size: Vec<&SnapshotFile> = files.to_vec();
         by_size.sort_by_key(|f| std::cmp::Reverse(f.entry().bytes));
         for f in by_size {
             if let Some(smallest) = groups.iter_mut().min_by_key(|(b, _)| *b) {

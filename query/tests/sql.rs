@@ -268,3 +268,85 @@ async fn a_query_over_its_memory_limit_spills_or_says_so() {
     assert_eq!(count(&out), 20_000);
     engine.shutdown().expect("shutdown");
 }
+
+/// Random writes that repeat series and times across flushes: after every step, SQL returns
+/// exactly the model of last-write-wins per field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_match_a_last_write_wins_model_through_flushes() {
+    use std::collections::BTreeMap;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (engine, catalog) = open(dir.path()).await;
+    let bucket = catalog
+        .create_bucket("db/autogen", None)
+        .await
+        .expect("bucket");
+    let q = QueryEngine::new(engine.clone(), Arc::clone(&catalog), QueryConfig::default())
+        .expect("query engine");
+    let mut model: BTreeMap<(String, i64), (Option<i64>, Option<i64>)> = BTreeMap::new();
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    // Both columns exist from the start (a query naming an unknown column is an error).
+    write(
+        &engine,
+        &bucket,
+        &format!("m,host=h0 a=0i,b=0i {}\n", NOW_NS - 1),
+    )
+    .await;
+    model.insert(("h0".into(), NOW_NS - 1), (Some(0), Some(0)));
+    for step in 0..60 {
+        if next(4) == 0 {
+            engine.flush_now().await.expect("flush");
+        } else {
+            let mut body = String::new();
+            for _ in 0..1 + next(6) {
+                let host = format!("h{}", next(3));
+                let time = NOW_NS + next(12) as i64 * 1000;
+                let (a, b) = match next(3) {
+                    0 => (Some(next(100) as i64), None),
+                    1 => (None, Some(next(100) as i64)),
+                    _ => (Some(next(100) as i64), Some(next(100) as i64)),
+                };
+                let fields: Vec<String> = [("a", a), ("b", b)]
+                    .iter()
+                    .filter_map(|(k, v)| v.map(|v| format!("{k}={v}i")))
+                    .collect();
+                body.push_str(&format!("m,host={host} {} {time}\n", fields.join(",")));
+                let e = model.entry((host, time)).or_default();
+                e.0 = a.or(e.0);
+                e.1 = b.or(e.1);
+            }
+            write(&engine, &bucket, &body).await;
+        }
+        let out = q
+            .sql(
+                &bucket,
+                "SELECT host, time, a, b FROM m ORDER BY host, time",
+            )
+            .await
+            .expect("query");
+        let mut got = Vec::new();
+        for b in &out.batches {
+            let host =
+                arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).expect("cast");
+            let host = host.as_string::<i32>();
+            let time = b
+                .column(1)
+                .as_primitive::<arrow::datatypes::TimestampNanosecondType>();
+            let a = b.column(2).as_primitive::<Int64Type>();
+            let bb = b.column(3).as_primitive::<Int64Type>();
+            for r in 0..b.num_rows() {
+                let opt = |c: &arrow::array::Int64Array| (!c.is_null(r)).then(|| c.value(r));
+                got.push(((host.value(r).to_owned(), time.value(r)), (opt(a), opt(bb))));
+            }
+        }
+        let want: Vec<_> = model.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        assert_eq!(got, want, "step {step}, {} files", engine.files().len());
+    }
+    assert!(engine.files().len() >= 5, "flushes happened");
+    engine.shutdown().expect("shutdown");
+}

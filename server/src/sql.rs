@@ -5,6 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use catalog::Bucket;
 use query::format::Format;
+use query::Param;
 use serde::Deserialize;
 
 use crate::auth::{self, Caller};
@@ -23,6 +24,41 @@ struct SqlParams {
     db: Option<String>,
     q: Option<String>,
     format: Option<String>,
+    /// Values of `$name` placeholders: a JSON object (in the query string, its text).
+    params: Option<serde_json::Value>,
+}
+
+/// `params` as placeholder values; a string in the query string holds the JSON object.
+fn placeholders(params: Option<serde_json::Value>) -> Result<Vec<(String, Param)>, ApiError> {
+    let bad = |why: String| ApiError::BadRequest(format!("invalid params: {why}"));
+    let object = match params {
+        None | Some(serde_json::Value::Null) => return Ok(Vec::new()),
+        Some(serde_json::Value::String(text)) if text.trim().is_empty() => return Ok(Vec::new()),
+        Some(serde_json::Value::String(text)) => {
+            serde_json::from_str::<serde_json::Value>(&text).map_err(|e| bad(e.to_string()))?
+        }
+        Some(v) => v,
+    };
+    let serde_json::Value::Object(map) = object else {
+        return Err(bad("expected a JSON object of name: value".into()));
+    };
+    map.into_iter()
+        .map(|(name, v)| {
+            let p = match v {
+                serde_json::Value::String(s) => Param::Str(s),
+                serde_json::Value::Bool(b) => Param::Bool(b),
+                serde_json::Value::Null => Param::Null,
+                serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                    (Some(i), _, _) => Param::Int(i),
+                    (None, Some(u), _) => Param::UInt(u),
+                    (None, None, Some(f)) => Param::Float(f),
+                    _ => return Err(bad(format!("{name}: not a number this server reads"))),
+                },
+                other => return Err(bad(format!("{name}: {other} is not a scalar"))),
+            };
+            Ok((name, p))
+        })
+        .collect()
 }
 
 async fn query_sql(
@@ -42,6 +78,7 @@ async fn query_sql(
         params.db = posted.db.or(params.db);
         params.q = posted.q.or(params.q);
         params.format = posted.format.or(params.format);
+        params.params = posted.params.or(params.params);
     }
     let q = params
         .q
@@ -53,7 +90,8 @@ async fn query_sql(
         .ok_or(ApiError::DatabaseRequired)?;
     let format: Format = params.format.as_deref().unwrap_or("json").parse()?;
     let bucket = readable_bucket(&state, &caller, &db).await?;
-    let out = state.query.sql(&bucket, &q).await?;
+    let values = placeholders(params.params)?;
+    let out = state.query.sql_with_params(&bucket, &q, values).await?;
     let bytes = query::format::encode(&out, format)?;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())

@@ -116,6 +116,25 @@ fn rows_are_read_back_before_and_after_a_flush_and_a_rewritten_point_merges() {
         .expect("post");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.json::<Value>().expect("json")[0]["n"], 2);
+    // Placeholders, from a JSON body and from the query string.
+    let resp = client()
+        .post(server.url("/api/v3/query_sql"))
+        .json(&json!({"db": "telegraf", "q": "SELECT usage FROM cpu WHERE host = $host", "params": {"host": "b"}}))
+        .send()
+        .expect("post");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().expect("json")[0]["usage"], 2.0);
+    let resp = client()
+        .get(server.url("/api/v3/query_sql"))
+        .query(&[
+            ("db", "telegraf"),
+            ("q", "SELECT count(*) AS n FROM cpu WHERE usage > $min"),
+            ("params", r#"{"min": 3}"#),
+        ])
+        .send()
+        .expect("get");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().expect("json")[0]["n"], 1);
     let out = std::process::Command::new(strata_bin())
         .args([
             "query",

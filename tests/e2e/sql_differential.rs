@@ -71,7 +71,7 @@ fn queries() -> Vec<(&'static str, Option<&'static str>)> {
             "SELECT date_part('epoch', date_bin(INTERVAL '1 hour', time, TIMESTAMP '1970-01-01T00:00:00Z')) AS b, host, avg(usage_user) AS a FROM cpu GROUP BY 1, 2",
             Some("SELECT epoch(time_bucket(INTERVAL '1 hour', time)) AS b, host, avg(usage_user) AS a FROM cpu GROUP BY 1, 2"),
         ),
-        ("SELECT host, max(usage_user) AS m FROM cpu GROUP BY host ORDER BY m DESC LIMIT 3", None),
+        ("SELECT host, max(usage_user) AS m FROM cpu GROUP BY host ORDER BY m DESC, host LIMIT 3", None),
         ("SELECT count(*) AS n FROM cpu WHERE ok", None),
         ("SELECT status, count(*) AS n FROM mem GROUP BY status", None),
         (

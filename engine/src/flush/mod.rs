@@ -270,6 +270,9 @@ fn io_err(e: std::io::Error) -> EngineError {
     EngineError::Parquet(e.to_string())
 }
 
+/// Rows per Parquet data page at most (see `writer_properties`).
+const PAGE_ROWS: usize = 8192;
+
 /// How each column is encoded. Tags and string fields repeat by nature: dictionary. Floats
 /// get a dictionary too, falling back to byte-stream-split once the dictionary page outgrows
 /// its limit: gauges that take few distinct values (percentages, counts stored as floats)
@@ -294,6 +297,10 @@ fn writer_properties(
         .set_compression(Compression::ZSTD(ZstdLevel::default()))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(row_group_rows.max(1)))
+        // Pages of at most this many rows: a series is one run of rows, and a reader selecting
+        // a few series by their tags' page statistics then decodes pages of about its size, not
+        // the megabyte pages (hundreds of thousands of rows) a dictionary-encoded tag gets.
+        .set_data_page_row_count_limit(PAGE_ROWS)
         .set_dictionary_enabled(false);
     for field in schema.fields() {
         let col = ColumnPath::from(field.name().as_str());
