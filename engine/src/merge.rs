@@ -2,10 +2,13 @@
 //! come out as one row per point, with the flush's own merge (`flush::sort`): the union of the
 //! point's fields, each taking its last written value.
 
+use std::sync::Arc;
+
+use arrow::datatypes::Schema;
 use arrow::record_batch::RecordBatch;
 
 use crate::flush::sort::Sorted;
-use crate::{EngineError, Result, Taken};
+use crate::{EngineError, Result, Taken, TIME_COLUMN};
 
 /// Rows per output batch.
 const BATCH_ROWS: usize = 8192;
@@ -18,7 +21,20 @@ pub fn last_write_wins(parts: &[Taken]) -> Result<Vec<RecordBatch>> {
         return Ok(Vec::new());
     }
     let sorted = Sorted::new(parts)?;
-    let schema = sorted.schema();
+    // A column some part lacks (or has only non-null values in) is null where others wrote no
+    // value: every column but time may hold nulls in the merge.
+    let schema = Arc::new(Schema::new(
+        sorted
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| {
+                f.as_ref()
+                    .clone()
+                    .with_nullable(f.is_nullable() || f.name() != TIME_COLUMN)
+            })
+            .collect::<Vec<_>>(),
+    ));
     let mut out = Vec::new();
     for run in sorted.runs() {
         let mut done = 0;
@@ -29,7 +45,7 @@ pub fn last_write_wins(parts: &[Taken]) -> Result<Vec<RecordBatch>> {
                 .map(|c| sorted.column(&slice, c))
                 .collect::<Result<Vec<_>>>()?;
             out.push(
-                RecordBatch::try_new(std::sync::Arc::clone(&schema), columns)
+                RecordBatch::try_new(Arc::clone(&schema), columns)
                     .map_err(|e| EngineError::Internal(e.to_string()))?,
             );
             done += len;
@@ -46,7 +62,6 @@ mod tests {
         TimestampNanosecondArray, UInt64Array,
     };
     use arrow::datatypes::{Float64Type, Int32Type};
-    use std::sync::Arc;
 
     fn part(hosts: &[&str], times: &[i64], field: &str, values: &[Option<f64>], seq: u64) -> Taken {
         let keys: Vec<i32> = (0..hosts.len() as i32).collect();
