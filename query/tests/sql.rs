@@ -15,7 +15,8 @@ use query::{QueryConfig, QueryEngine, QueryError, QueryOutput};
 
 const NOW_NS: i64 = 1_700_000_000_000_000_000;
 
-async fn open(dir: &std::path::Path) -> (Engine, Arc<Catalog>) {
+/// An engine and catalog on `dir`, with the bucket `db/autogen`.
+async fn open(dir: &std::path::Path) -> (Engine, Arc<Catalog>, Bucket) {
     let store: Arc<dyn ObjectStore> = Arc::new(engine::SyncedLocalStore::new(dir).expect("store"));
     let config = EngineConfig {
         layout: Layout::new(Path::default(), dir.join("wal")),
@@ -44,7 +45,15 @@ async fn open(dir: &std::path::Path) -> (Engine, Arc<Catalog>) {
     let engine = Engine::open(config, store, Arc::clone(&catalog))
         .await
         .expect("engine");
-    (engine, catalog)
+    let bucket = catalog
+        .create_bucket("db/autogen", None)
+        .await
+        .expect("bucket");
+    (engine, catalog, bucket)
+}
+
+fn querier(engine: &Engine, catalog: &Arc<Catalog>, config: QueryConfig) -> QueryEngine {
+    QueryEngine::new(engine.clone(), Arc::clone(catalog), config).expect("query engine")
 }
 
 async fn write(engine: &Engine, bucket: &Bucket, body: &str) {
@@ -70,13 +79,8 @@ fn count(out: &QueryOutput) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_come_back_from_memory_files_and_both_and_a_point_merges() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (engine, catalog) = open(dir.path()).await;
-    let bucket = catalog
-        .create_bucket("db/autogen", None)
-        .await
-        .expect("bucket");
-    let q = QueryEngine::new(engine.clone(), Arc::clone(&catalog), QueryConfig::default())
-        .expect("query engine");
+    let (engine, catalog, bucket) = open(dir.path()).await;
+    let q = querier(&engine, &catalog, QueryConfig::default());
 
     write(
         &engine,
@@ -152,14 +156,9 @@ async fn rows_come_back_from_memory_files_and_both_and_a_point_merges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_queries_are_clear_errors() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (engine, catalog) = open(dir.path()).await;
-    let bucket = catalog
-        .create_bucket("db/autogen", None)
-        .await
-        .expect("bucket");
+    let (engine, catalog, bucket) = open(dir.path()).await;
     write(&engine, &bucket, &format!("cpu,host=a usage=1 {NOW_NS}\n")).await;
-    let q = QueryEngine::new(engine.clone(), Arc::clone(&catalog), QueryConfig::default())
-        .expect("query engine");
+    let q = querier(&engine, &catalog, QueryConfig::default());
     for sql in ["SELEC 1", "SELECT * FROM nope", "SELECT nope FROM cpu"] {
         match q.sql(&bucket, sql).await {
             Err(e @ QueryError::Invalid(_)) => assert!(!e.to_string().is_empty()),
@@ -171,15 +170,14 @@ async fn bad_queries_are_clear_errors() {
         .await
         .expect("query");
     assert_eq!(count(&out), 1, "nothing changed");
-    let tight = QueryEngine::new(
-        engine.clone(),
-        Arc::clone(&catalog),
+    let tight = querier(
+        &engine,
+        &catalog,
         QueryConfig {
             timeout: Duration::from_nanos(1),
             ..QueryConfig::default()
         },
-    )
-    .expect("query engine");
+    );
     match tight.sql(&bucket, "SELECT count(*) FROM cpu").await {
         Err(e) => assert!(e.is_limit(), "{e}"),
         Ok(_) => panic!("a 1 ns timeout answered"),
@@ -190,13 +188,8 @@ async fn bad_queries_are_clear_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_column_an_older_file_lacks_reads_as_nulls() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (engine, catalog) = open(dir.path()).await;
-    let bucket = catalog
-        .create_bucket("db/autogen", None)
-        .await
-        .expect("bucket");
-    let q = QueryEngine::new(engine.clone(), Arc::clone(&catalog), QueryConfig::default())
-        .expect("query engine");
+    let (engine, catalog, bucket) = open(dir.path()).await;
+    let q = querier(&engine, &catalog, QueryConfig::default());
     write(&engine, &bucket, &format!("m,host=a x=1i {NOW_NS}\n")).await;
     engine.flush_now().await.expect("flush");
     write(
@@ -226,25 +219,20 @@ async fn a_column_an_older_file_lacks_reads_as_nulls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_over_its_memory_limit_spills_or_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (engine, catalog) = open(dir.path()).await;
-    let bucket = catalog
-        .create_bucket("db/autogen", None)
-        .await
-        .expect("bucket");
+    let (engine, catalog, bucket) = open(dir.path()).await;
     let body: String = (0..20_000)
         .map(|i| format!("m,host=h{} v={i}i {}\n", i % 97, NOW_NS + i))
         .collect();
     write(&engine, &bucket, &body).await;
     engine.flush_now().await.expect("flush");
-    let q = QueryEngine::new(
-        engine.clone(),
-        Arc::clone(&catalog),
+    let q = querier(
+        &engine,
+        &catalog,
         QueryConfig {
             memory_bytes: 64 * 1024,
             ..QueryConfig::default()
         },
-    )
-    .expect("query engine");
+    );
     match q
         .sql(&bucket, "SELECT host, v FROM m ORDER BY host DESC, v DESC")
         .await
@@ -259,8 +247,7 @@ async fn a_query_over_its_memory_limit_spills_or_says_so() {
         }
     }
     // The engine and its data are untouched either way.
-    let unlimited = QueryEngine::new(engine.clone(), Arc::clone(&catalog), QueryConfig::default())
-        .expect("query engine");
+    let unlimited = querier(&engine, &catalog, QueryConfig::default());
     let out = unlimited
         .sql(&bucket, "SELECT count(*) FROM m")
         .await
@@ -275,13 +262,8 @@ async fn a_query_over_its_memory_limit_spills_or_says_so() {
 async fn reads_match_a_last_write_wins_model_through_flushes() {
     use std::collections::BTreeMap;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (engine, catalog) = open(dir.path()).await;
-    let bucket = catalog
-        .create_bucket("db/autogen", None)
-        .await
-        .expect("bucket");
-    let q = QueryEngine::new(engine.clone(), Arc::clone(&catalog), QueryConfig::default())
-        .expect("query engine");
+    let (engine, catalog, bucket) = open(dir.path()).await;
+    let q = querier(&engine, &catalog, QueryConfig::default());
     let mut model: BTreeMap<(String, i64), (Option<i64>, Option<i64>)> = BTreeMap::new();
     let mut state = 0x2545_F491_4F6C_DD1Du64;
     let mut next = |n: u64| {

@@ -155,27 +155,15 @@ impl Metrics {
             );
         }
         let wal = engine.wal_stats();
-        out.push_str("# HELP strata_wal_fsync_seconds Duration of WAL group commits (write + fdatasync).\n# TYPE strata_wal_fsync_seconds histogram\n");
-        let mut cumulative = 0;
-        for (i, bound) in SYNC_BUCKET_BOUNDS_MS.iter().enumerate() {
-            cumulative += wal.sync_buckets.get(i).map_or(0, load);
-            let _ = writeln!(
-                out,
-                "strata_wal_fsync_seconds_bucket{{le=\"{}\"}} {cumulative}",
-                bound / 1000.0
-            );
-        }
-        let syncs = load(&wal.syncs);
-        let _ = writeln!(
-            out,
-            "strata_wal_fsync_seconds_bucket{{le=\"+Inf\"}} {syncs}"
+        histogram(
+            &mut out,
+            "strata_wal_fsync_seconds",
+            "Duration of WAL group commits (write + fdatasync).",
+            &SYNC_BUCKET_BOUNDS_MS,
+            &wal.sync_buckets,
+            load(&wal.syncs),
+            load(&wal.sync_micros_total),
         );
-        let _ = writeln!(
-            out,
-            "strata_wal_fsync_seconds_sum {}",
-            load(&wal.sync_micros_total) as f64 / 1e6
-        );
-        let _ = writeln!(out, "strata_wal_fsync_seconds_count {syncs}");
         counter(
             &mut out,
             "strata_wal_records_total",
@@ -262,27 +250,41 @@ fn render_queries(out: &mut String, q: &query::QueryStats) {
             load(n)
         );
     }
-    out.push_str("# HELP strata_query_duration_seconds Query duration.\n# TYPE strata_query_duration_seconds histogram\n");
+    histogram(
+        out,
+        "strata_query_duration_seconds",
+        "Query duration.",
+        &query::DURATION_BOUNDS_MS,
+        &q.duration_buckets,
+        load(&q.ok) + load(&q.bad) + load(&q.failed),
+        load(&q.micros),
+    );
+    let _ = writeln!(out, "# HELP strata_query_rows_scanned_total Rows the queries' scans read (memory and files, before filters).\n# TYPE strata_query_rows_scanned_total counter\nstrata_query_rows_scanned_total {}", load(&q.rows_scanned));
+    let _ = writeln!(out, "# HELP strata_query_file_bytes_scanned_total Bytes of the files the queries' scans opened.\n# TYPE strata_query_file_bytes_scanned_total counter\nstrata_query_file_bytes_scanned_total {}", load(&q.file_bytes_scanned));
+}
+
+/// A Prometheus histogram in seconds from per-bucket counts (bounds in ms; a count above the
+/// last bound is only in `count`) and the total in microseconds.
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    bounds_ms: &[f64],
+    buckets: &[AtomicU64],
+    count: u64,
+    micros: u64,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
     let mut cumulative = 0;
-    for (i, bound) in query::DURATION_BOUNDS_MS.iter().enumerate() {
-        cumulative += q.duration_buckets.get(i).map_or(0, load);
+    for (bound, n) in bounds_ms.iter().zip(buckets) {
+        cumulative += n.load(Ordering::Relaxed);
         let _ = writeln!(
             out,
-            "strata_query_duration_seconds_bucket{{le=\"{}\"}} {cumulative}",
+            "{name}_bucket{{le=\"{}\"}} {cumulative}",
             bound / 1000.0
         );
     }
-    let count = load(&q.ok) + load(&q.bad) + load(&q.failed);
-    let _ = writeln!(
-        out,
-        "strata_query_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
-    );
-    let _ = writeln!(
-        out,
-        "strata_query_duration_seconds_sum {}",
-        load(&q.micros) as f64 / 1e6
-    );
-    let _ = writeln!(out, "strata_query_duration_seconds_count {count}");
-    let _ = writeln!(out, "# HELP strata_query_rows_scanned_total Rows the queries' scans read (memory and files, before filters).\n# TYPE strata_query_rows_scanned_total counter\nstrata_query_rows_scanned_total {}", load(&q.rows_scanned));
-    let _ = writeln!(out, "# HELP strata_query_file_bytes_scanned_total Bytes of the files the queries' scans opened.\n# TYPE strata_query_file_bytes_scanned_total counter\nstrata_query_file_bytes_scanned_total {}", load(&q.file_bytes_scanned));
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "{name}_sum {}", micros as f64 / 1e6);
+    let _ = writeln!(out, "{name}_count {count}");
 }
