@@ -148,6 +148,36 @@ pub(crate) fn to_background() {
     if !done {
         tracing::debug!("could not lower a background thread's priority");
     }
+    LOWERED.set(done && background() != Background::None);
+}
+
+thread_local! {
+    /// Whether [`to_background`] lowered this thread (another thread may have raised it since).
+    static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// While it lives, a thread that [`to_background`] lowered runs in the default class again: a
+/// lowered thread holding a lock that writers wait for is preempted by those very writers
+/// (priority inversion), so it must not stay lowered while it holds one.
+#[derive(Debug)]
+pub(crate) struct Raised(bool);
+
+impl Raised {
+    pub(crate) fn new() -> Raised {
+        let lowered = LOWERED.get();
+        if lowered && !imp::normal(0, 0) {
+            tracing::debug!("could not raise a background thread's priority");
+        }
+        Raised(lowered)
+    }
+}
+
+impl Drop for Raised {
+    fn drop(&mut self) {
+        if self.0 {
+            to_background();
+        }
+    }
 }
 
 /// Makes the calling thread `SCHED_IDLE`; whether the kernel accepted it.
@@ -167,6 +197,9 @@ pub(crate) fn pin_to_cpu(cpu: usize) {
 pub(crate) fn to_foreground(tid: i32) {
     if background() != Background::None && !imp::normal(tid, 0) {
         tracing::debug!(tid, "could not restore a background thread's priority");
+    }
+    if tid == 0 {
+        LOWERED.set(false);
     }
 }
 

@@ -99,6 +99,8 @@ impl Engine {
     pub fn snapshot(&self, req: SnapshotRequest<'_>) -> Result<Snapshot> {
         let wanted = |m: &str| req.measurements.is_none_or(|ms| ms.contains(&m));
         let mut tables: BTreeMap<String, TableSnapshot> = BTreeMap::new();
+        // A query thread runs lowered; here it holds locks writers and the flusher wait for.
+        let _raised = crate::sched::Raised::new();
         // Shared: a flush cannot take the buffers while we read them and the flush state.
         let _epoch = self.inner.epoch.read();
         let buffers: Vec<_> = match self.inner.buffers.get(&req.bucket) {

@@ -202,7 +202,7 @@ impl Visible {
                 Flushing::Parts(parts) => {
                     let mut rows = Vec::new();
                     for part in parts {
-                        rows.extend(part.snapshot()?);
+                        rows.extend(part.snapshot_once()?);
                     }
                     rows
                 }

@@ -1,231 +1,24 @@
 //! A measurement's in-memory buffer: one Arrow builder per column, growing as new tags and fields
 //! appear (earlier rows read as null in a new column).
 
+mod columns;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampNanosecondBuilder, UInt64Builder,
-};
-use arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit};
+use arrow::array::{ArrayRef, TimestampNanosecondBuilder};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use catalog::{ColumnType, FieldType};
 use lp::FieldValue;
 
-use crate::hash::{eq_short, SeededWordHash};
+use crate::hash::SeededWordHash;
 use crate::{EngineError, Result};
+use columns::Builder;
 
 /// The name of the time column in every table.
 pub const TIME_COLUMN: &str = "time";
 
-/// A dictionary-encoded string column. Arrow's `StringDictionaryBuilder` hashes every value; here
-/// a value equal to the previous row's (runs of one series, constant tags) costs one comparison,
-/// and the rest one [`crate::hash::WordHasher`] lookup.
-#[derive(Default)]
-struct TagColumn {
-    keys: Vec<i32>,
-    /// Validity, materialised at the first null.
-    nulls: Option<arrow::array::BooleanBufferBuilder>,
-    values: Vec<String>,
-    index: HashMap<String, i32, SeededWordHash>,
-    last: Option<i32>,
-}
-
-impl TagColumn {
-    fn len(&self) -> usize {
-        self.keys.len()
-    }
-
-    fn append(&mut self, value: &str) -> Result<()> {
-        let key = match self.last {
-            Some(k)
-                if self
-                    .values
-                    .get(k as usize)
-                    .is_some_and(|v| eq_short(v, value)) =>
-            {
-                k
-            }
-            _ => match self.index.get(value) {
-                Some(&k) => k,
-                None => {
-                    let k = i32::try_from(self.values.len()).map_err(|_| {
-                        EngineError::Internal(
-                            "more than 2^31 distinct tag values in one buffer".into(),
-                        )
-                    })?;
-                    self.values.push(value.to_owned());
-                    self.index.insert(value.to_owned(), k);
-                    k
-                }
-            },
-        };
-        self.last = Some(key);
-        self.keys.push(key);
-        if let Some(n) = &mut self.nulls {
-            n.append(true);
-        }
-        Ok(())
-    }
-
-    fn append_nulls(&mut self, count: usize) {
-        let nulls = self.nulls.get_or_insert_with(|| {
-            let mut b = arrow::array::BooleanBufferBuilder::new(self.keys.len() + count);
-            b.append_n(self.keys.len(), true);
-            b
-        });
-        nulls.append_n(count, false);
-        self.keys.extend(std::iter::repeat_n(0, count));
-    }
-
-    fn finish(&mut self) -> ArrayRef {
-        let values = arrow::array::StringArray::from_iter_values(std::mem::take(&mut self.values));
-        self.index.clear();
-        self.last = None;
-        self.take_keys(0, values)
-    }
-
-    /// The rows so far as an array, leaving the column as it is (a snapshot's copy).
-    fn finish_cloned(&self) -> ArrayRef {
-        let keys = arrow::array::Int32Array::new(
-            self.keys.clone().into(),
-            self.nulls
-                .as_ref()
-                .map(|n| arrow::buffer::NullBuffer::new(n.finish_cloned())),
-        );
-        let values = arrow::array::StringArray::from_iter_values(&self.values);
-        dictionary(keys, values)
-    }
-
-    /// An empty column with room for `rows` rows and as many distinct values as this one.
-    fn fresh(&self, rows: usize) -> Self {
-        TagColumn {
-            keys: Vec::with_capacity(rows),
-            nulls: None,
-            values: Vec::with_capacity(self.values.len()),
-            index: HashMap::with_capacity_and_hasher(self.index.len(), Default::default()),
-            last: None,
-        }
-    }
-
-    /// The rows so far as an array, leaving room for `capacity` more. A small dictionary is
-    /// kept for the next chunk (its values are copied into the array): rebuilding it would
-    /// cost an allocation and a hash insert per distinct value per chunk. A large one (high
-    /// cardinality) starts over, so that chunks do not each carry a copy of it.
-    fn seal(&mut self, capacity: usize) -> ArrayRef {
-        if self.values.len() > CHUNK_ROWS / 4 {
-            let mut sealed = std::mem::replace(self, self.fresh(capacity));
-            return sealed.finish();
-        }
-        let values = arrow::array::StringArray::from_iter_values(&self.values);
-        self.take_keys(capacity, values)
-    }
-
-    /// Keys (and validity) as a dictionary array over `values`; the keys start over with room
-    /// for `capacity` rows.
-    fn take_keys(&mut self, capacity: usize, values: arrow::array::StringArray) -> ArrayRef {
-        let keys = arrow::array::Int32Array::new(
-            std::mem::replace(&mut self.keys, Vec::with_capacity(capacity)).into(),
-            self.nulls
-                .take()
-                .map(|mut n| arrow::buffer::NullBuffer::new(n.finish())),
-        );
-        dictionary(keys, values)
-    }
-}
-
-fn dictionary(keys: arrow::array::Int32Array, values: arrow::array::StringArray) -> ArrayRef {
-    // Keys are in range by construction; a failure here is a bug, reported as an empty column
-    // rather than a panic (building the batch then fails on the length, as an error).
-    match arrow::array::DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values)) {
-        Ok(a) => Arc::new(a),
-        Err(e) => {
-            tracing::error!(error = %e, "building a tag column failed");
-            arrow::array::new_null_array(&arrow_type(ColumnType::Tag), 0)
-        }
-    }
-}
-
-enum Builder {
-    Tag(TagColumn),
-    Float(Float64Builder),
-    Integer(Int64Builder),
-    Unsigned(UInt64Builder),
-    String(StringBuilder),
-    Boolean(BooleanBuilder),
-}
-
-impl std::fmt::Debug for Builder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Builder({} rows)", self.len())
-    }
-}
-
-impl Builder {
-    fn new(ty: ColumnType) -> Self {
-        match ty {
-            ColumnType::Tag => Builder::Tag(TagColumn::default()),
-            ColumnType::Field(FieldType::Float) => Builder::Float(Float64Builder::new()),
-            ColumnType::Field(FieldType::Integer) => Builder::Integer(Int64Builder::new()),
-            ColumnType::Field(FieldType::Unsigned) => Builder::Unsigned(UInt64Builder::new()),
-            ColumnType::Field(FieldType::String) => Builder::String(StringBuilder::new()),
-            ColumnType::Field(FieldType::Boolean) => Builder::Boolean(BooleanBuilder::new()),
-        }
-    }
-
-    fn len(&self) -> usize {
-        use arrow::array::ArrayBuilder;
-        match self {
-            Builder::Tag(b) => b.len(),
-            Builder::Float(b) => b.len(),
-            Builder::Integer(b) => b.len(),
-            Builder::Unsigned(b) => b.len(),
-            Builder::String(b) => b.len(),
-            Builder::Boolean(b) => b.len(),
-        }
-    }
-
-    fn append_nulls(&mut self, n: usize) {
-        // Even zero nulls would make Arrow materialise a validity bitmap that every later
-        // value then pays for.
-        if n == 0 {
-            return;
-        }
-        match self {
-            Builder::Tag(b) => b.append_nulls(n),
-            Builder::Float(b) => b.append_nulls(n),
-            Builder::Integer(b) => b.append_nulls(n),
-            Builder::Unsigned(b) => b.append_nulls(n),
-            Builder::String(b) => b.append_nulls(n),
-            Builder::Boolean(b) => b.append_nulls(n),
-        }
-    }
-
-    fn finish_cloned(&self) -> ArrayRef {
-        match self {
-            Builder::Tag(b) => b.finish_cloned(),
-            Builder::Float(b) => Arc::new(b.finish_cloned()),
-            Builder::Integer(b) => Arc::new(b.finish_cloned()),
-            Builder::Unsigned(b) => Arc::new(b.finish_cloned()),
-            Builder::String(b) => Arc::new(b.finish_cloned()),
-            Builder::Boolean(b) => Arc::new(b.finish_cloned()),
-        }
-    }
-
-    fn finish(&mut self) -> ArrayRef {
-        match self {
-            Builder::Tag(b) => b.finish(),
-            Builder::Float(b) => Arc::new(b.finish()),
-            Builder::Integer(b) => Arc::new(b.finish()),
-            Builder::Unsigned(b) => Arc::new(b.finish()),
-            Builder::String(b) => Arc::new(b.finish()),
-            Builder::Boolean(b) => Arc::new(b.finish()),
-        }
-    }
-}
-
-/// The Arrow type a column is stored as.
 /// Positions of the tag columns of `schema`: tags are the dictionary-encoded columns, in
 /// buffers and files alike.
 pub(crate) fn tag_indices(schema: &arrow::datatypes::Schema) -> Vec<usize> {
@@ -238,6 +31,7 @@ pub(crate) fn tag_indices(schema: &arrow::datatypes::Schema) -> Vec<usize> {
         .collect()
 }
 
+/// The Arrow type a column is stored as.
 pub fn arrow_type(ty: ColumnType) -> DataType {
     match ty {
         ColumnType::Tag => {
@@ -301,7 +95,17 @@ pub struct TableBuffer {
     /// numbers (taken when a pass starts) restore the order in which writes were made, so the
     /// last write of a point still wins.
     runs: Vec<(u64, usize)>,
+    /// Copies of the open chunk's rows `..copied_rows` that snapshots made, in row order. A
+    /// snapshot copies only the rows after them: copying the whole open chunk on every query,
+    /// under the shard's lock, stalled the writers of that shard. They go when the chunk is
+    /// sealed or taken; they are not in `approx_bytes` (at most one copy of the open chunk).
+    copies: Vec<Taken>,
+    copied_rows: usize,
 }
+
+/// Copies of an open chunk kept before the next snapshot copies it whole again, as one: this
+/// bounds the batches a snapshot returns while each copy stays a few queries' worth of rows.
+const MAX_COPIES: usize = 8;
 
 /// A buffer's rows as one batch, plus the write pass of every row (see [`TableBuffer::take`]).
 /// Cloning shares the arrays.
@@ -324,6 +128,8 @@ impl Default for TableBuffer {
             sealed_rows: 0,
             approx_bytes: 0,
             runs: Vec::new(),
+            copies: Vec::new(),
+            copied_rows: 0,
         }
     }
 }
@@ -476,19 +282,43 @@ impl TableBuffer {
     }
 
     /// Every buffered row as batches in arrival order, as [`Self::take`] gives them, but
-    /// leaving the buffer as it is: sealed chunks are shared, the builders' rows copied.
-    pub fn snapshot(&self) -> Result<Vec<Taken>> {
+    /// leaving the buffer's rows as they are: sealed chunks are shared, the builders' rows
+    /// copied, only those no earlier snapshot copied (the copy is kept for the next one).
+    pub fn snapshot(&mut self) -> Result<Vec<Taken>> {
+        if self.rows > self.copied_rows {
+            if self.copies.len() >= MAX_COPIES {
+                self.copies.clear();
+                self.copied_rows = 0;
+            }
+            let copy = self.copy_from(self.copied_rows)?;
+            self.copies.push(copy);
+            self.copied_rows = self.rows;
+        }
+        let mut out = Vec::with_capacity(self.sealed.len() + self.copies.len());
+        out.extend(self.sealed.iter().cloned());
+        out.extend(self.copies.iter().cloned());
+        Ok(out)
+    }
+
+    /// As [`Self::snapshot`], for a buffer no longer written to (a flush's): the builders'
+    /// rows are copied whole and the copy is not kept.
+    pub fn snapshot_once(&self) -> Result<Vec<Taken>> {
         let mut out = self.sealed.clone();
         if self.rows > 0 {
-            let order = self.column_order();
-            let arrays = order
-                .iter()
-                .filter_map(|&i| self.columns.get(i))
-                .map(|c| c.builder.finish_cloned())
-                .collect();
-            out.push(self.batch_of(&order, arrays, self.time.finish_cloned())?);
+            out.push(self.copy_from(0)?);
         }
         Ok(out)
+    }
+
+    /// The builders' rows `from..` as a batch, leaving the builders as they are.
+    fn copy_from(&self, from: usize) -> Result<Taken> {
+        let order = self.column_order();
+        let mut arrays = Vec::with_capacity(order.len() + 1);
+        for &i in &order {
+            arrays.push(self.columns[i].builder.copy_from(from));
+        }
+        let time = columns::primitive_from(&self.time, from).with_timezone("UTC");
+        self.batch_of(&order, arrays, time, from)
     }
 
     /// Column indexes in batch order: tags by name, then fields by name.
@@ -501,12 +331,14 @@ impl TableBuffer {
         order
     }
 
-    /// The builders' rows as a batch of `arrays` (in `order`) and `time`, with each row's pass.
+    /// The builders' rows `from..` as a batch of `arrays` (in `order`) and `time`, with each
+    /// row's pass.
     fn batch_of(
         &self,
         order: &[usize],
         mut arrays: Vec<ArrayRef>,
         time: arrow::array::TimestampNanosecondArray,
+        from: usize,
     ) -> Result<Taken> {
         let mut fields: Vec<Field> = order
             .iter()
@@ -515,11 +347,13 @@ impl TableBuffer {
             .collect();
         fields.push(Field::new(TIME_COLUMN, time_type(), false));
         arrays.push(Arc::new(time) as ArrayRef);
-        let mut seq = arrow::array::UInt64Builder::with_capacity(self.rows);
-        let mut from = 0;
+        let mut seq = arrow::array::UInt64Builder::with_capacity(self.rows - from);
+        let mut start = 0;
         for &(s, end) in &self.runs {
-            seq.append_value_n(s, end - from);
-            from = end;
+            if end > from {
+                seq.append_value_n(s, end - start.max(from));
+            }
+            start = end;
         }
         let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
             .map_err(|e| EngineError::Internal(format!("building a batch: {e}")))?;
@@ -538,45 +372,18 @@ impl TableBuffer {
         let order = self.column_order();
         let mut arrays = Vec::with_capacity(order.len() + 1);
         for &i in &order {
-            let col = &mut self.columns[i];
-            arrays.push(match (&mut col.builder, capacity) {
-                (_, 0) => std::mem::replace(&mut col.builder, Builder::new(col.ty)).finish(),
-                (Builder::Tag(t), _) => t.seal(capacity),
-                (b, _) => {
-                    let fresh = b.fresh(capacity);
-                    std::mem::replace(b, fresh).finish()
-                }
-            });
+            arrays.push(self.columns[i].builder.seal(capacity));
         }
         let mut time = std::mem::replace(
             &mut self.time,
             TimestampNanosecondBuilder::with_capacity(capacity).with_timezone("UTC"),
         );
-        let taken = self.batch_of(&order, arrays, time.finish());
+        let taken = self.batch_of(&order, arrays, time.finish(), 0);
         self.runs.clear();
         self.rows = 0;
+        self.copies.clear();
+        self.copied_rows = 0;
         taken.map(Some)
-    }
-}
-
-impl Builder {
-    fn append_null_once(&mut self) {
-        self.append_nulls(1);
-    }
-
-    /// An empty builder of the same type with room for `rows` rows (strings: for as many value
-    /// bytes as this one holds; tags: for as many distinct values).
-    fn fresh(&self, rows: usize) -> Self {
-        match self {
-            Builder::Tag(t) => Builder::Tag(t.fresh(rows)),
-            Builder::Float(_) => Builder::Float(Float64Builder::with_capacity(rows)),
-            Builder::Integer(_) => Builder::Integer(Int64Builder::with_capacity(rows)),
-            Builder::Unsigned(_) => Builder::Unsigned(UInt64Builder::with_capacity(rows)),
-            Builder::String(b) => {
-                Builder::String(StringBuilder::with_capacity(rows, b.values_slice().len()))
-            }
-            Builder::Boolean(_) => Builder::Boolean(BooleanBuilder::with_capacity(rows)),
-        }
     }
 }
 
@@ -584,6 +391,7 @@ impl Builder {
 mod chunk_tests {
     use super::*;
     use arrow::array::AsArray;
+    use arrow::datatypes::Int32Type;
 
     #[test]
     fn full_builders_are_sealed_and_taken_in_order() {
@@ -670,5 +478,98 @@ mod chunk_tests {
             let key = host.keys().value(row) as usize;
             assert_eq!(values.value(key), format!("h{written}"), "row {row}");
         }
+    }
+
+    /// Each row of `parts` as its non-null values by column name, with its pass.
+    fn rows_of(parts: &[Taken]) -> Vec<(u64, std::collections::BTreeMap<String, String>)> {
+        let options = arrow::util::display::FormatOptions::default();
+        let mut out = Vec::new();
+        for p in parts {
+            // Formatting a named time zone needs chrono-tz; the instant is what counts.
+            let columns: Vec<ArrayRef> = p
+                .batch
+                .columns()
+                .iter()
+                .map(|c| match c.data_type() {
+                    DataType::Timestamp(..) => {
+                        arrow::compute::cast(c, &DataType::Int64).expect("time as integers")
+                    }
+                    _ => Arc::clone(c),
+                })
+                .collect();
+            let formatters: Vec<_> = columns
+                .iter()
+                .map(|c| arrow::util::display::ArrayFormatter::try_new(c, &options).expect("fmt"))
+                .collect();
+            for row in 0..p.batch.num_rows() {
+                let mut values = std::collections::BTreeMap::new();
+                for (i, f) in p.batch.schema().fields().iter().enumerate() {
+                    if columns[i].is_valid(row) {
+                        values.insert(f.name().clone(), formatters[i].value(row).to_string());
+                    }
+                }
+                out.push((p.seq.value(row), values));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn snapshots_copy_only_new_rows_and_read_as_a_take() {
+        let mut buf = TableBuffer::default();
+        let host = buf.add_column("host", ColumnType::Tag);
+        let f = buf.add_column("f", ColumnType::Field(FieldType::Float));
+        let mut snapshots = Vec::new();
+        let mut row = 0i64;
+        // More snapshots than MAX_COPIES, columns of every type appearing between them, rows
+        // that leave columns null, a chunk sealed in between.
+        for step in 0..3 * MAX_COPIES {
+            let s = buf.add_column("s", ColumnType::Field(FieldType::String));
+            let b = buf.add_column("b", ColumnType::Field(FieldType::Boolean));
+            let late = (step > 4).then(|| buf.add_column("late_tag", ColumnType::Tag));
+            let u = buf.add_column("u", ColumnType::Field(FieldType::Unsigned));
+            let n = if step == 9 {
+                CHUNK_ROWS
+            } else {
+                37 + step * 11
+            };
+            for _ in 0..n {
+                let host_value = format!("h{}", row % (5 + step as i64));
+                let text = format!("text-{row}");
+                let fv = FieldValue::F64(row as f64);
+                let sv = FieldValue::String(text.as_str().into());
+                let bv = FieldValue::Bool(row % 3 == 0);
+                let uv = FieldValue::U64(row as u64);
+                let mut fields = vec![(f, &fv)];
+                if row % 2 == 0 {
+                    fields.push((s, &sv));
+                }
+                if row % 5 != 0 {
+                    fields.push((b, &bv));
+                }
+                if row % 7 != 0 {
+                    fields.push((u, &uv));
+                }
+                let mut tags = vec![(host, host_value.as_str())];
+                if let Some(l) = late.filter(|_| row % 4 == 0) {
+                    tags.push((l, "late"));
+                }
+                buf.append_row(tags.into_iter(), fields.into_iter(), row, step as u64)
+                    .expect("append");
+                row += 1;
+            }
+            snapshots.push(rows_of(&buf.snapshot().expect("snapshot")));
+            assert!(buf.copies.len() <= MAX_COPIES);
+        }
+        let once = rows_of(&buf.snapshot_once().expect("snapshot once"));
+        let taken = rows_of(&buf.take().expect("take"));
+        assert_eq!(taken.len(), row as usize);
+        assert_eq!(once, taken);
+        assert_eq!(snapshots.last(), Some(&taken));
+        // Every earlier snapshot is a prefix of the rows taken.
+        for s in &snapshots {
+            assert_eq!(s[..], taken[..s.len()]);
+        }
+        assert!(buf.copies.is_empty());
     }
 }
