@@ -22,6 +22,9 @@ pub enum QueryError {
     /// Anything else DataFusion reports while executing.
     #[error("{0}")]
     Execution(String),
+    /// The caller may not run this (1.x's `error authorizing query: …`).
+    #[error("{0}")]
+    Unauthorized(String),
     /// A bug.
     #[error("internal error: {0}")]
     Internal(String),

@@ -24,6 +24,7 @@ pub mod format;
 mod overlap;
 mod table;
 mod time_range;
+pub mod v1;
 
 pub use error::{QueryError, Result};
 
@@ -178,16 +179,10 @@ impl QueryEngine {
         sql: &str,
         params: Vec<(String, Param)>,
     ) -> Result<QueryOutput> {
-        use std::sync::atomic::Ordering;
         let started = std::time::Instant::now();
         let ctx = self.context(bucket)?;
         let sql = sql.to_owned();
-        let timeout = self.config.timeout;
-        let threads = self
-            .threads
-            .as_ref()
-            .ok_or_else(|| QueryError::Internal("query threads stopped".into()))?;
-        let run = threads.spawn(async move {
+        let run = self.run(async move {
             let mut frame = ctx.sql(&sql).await?;
             if !params.is_empty() {
                 let values: Vec<(String, ScalarValue)> =
@@ -198,11 +193,32 @@ impl QueryEngine {
             let batches = frame.collect().await?;
             Ok::<_, QueryError>(QueryOutput { schema, batches })
         });
-        let result = match tokio::time::timeout(timeout, run).await {
-            Ok(Ok(result)) => result,
+        let result = run.await.and_then(|r| r);
+        self.record(started, &result);
+        result
+    }
+
+    /// Runs `work` on the query threads under the timeout.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T> {
+        let timeout = self.config.timeout;
+        let threads = self
+            .threads
+            .as_ref()
+            .ok_or_else(|| QueryError::Internal("query threads stopped".into()))?;
+        let task = threads.spawn(work);
+        match tokio::time::timeout(timeout, task).await {
+            Ok(Ok(result)) => Ok(result),
             Ok(Err(e)) => Err(QueryError::Internal(format!("query task: {e}"))),
             Err(_) => Err(QueryError::Timeout(timeout)),
-        };
+        }
+    }
+
+    /// Counts a query that started at `started` in the metrics.
+    fn record<T>(&self, started: std::time::Instant, result: &Result<T>) {
+        use std::sync::atomic::Ordering;
         let took = started.elapsed();
         self.stats
             .micros
@@ -211,13 +227,12 @@ impl QueryEngine {
         if let Some(i) = DURATION_BOUNDS_MS.iter().position(|&b| ms <= b) {
             self.stats.duration_buckets[i].fetch_add(1, Ordering::Relaxed);
         }
-        let counter = match &result {
+        let counter = match result {
             Ok(_) => &self.stats.ok,
             Err(e) if e.is_client_error() => &self.stats.bad,
             Err(_) => &self.stats.failed,
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        result
     }
 
     /// A session whose default schema holds `bucket`'s measurements.
