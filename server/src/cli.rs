@@ -5,7 +5,6 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
-use crate::influxql;
 
 /// Which server, as whom.
 #[derive(Debug, Clone, Args)]
@@ -222,9 +221,11 @@ pub(crate) fn bucket(target: &Target, action: BucketAction) -> Result<(), ApiErr
         BucketAction::Create { name, retention } => {
             let rules = match retention {
                 Some(r) => {
-                    let ns = influxql::parse_duration(&r).ok_or_else(|| {
-                        ApiError::BadRequest(format!("invalid retention {r:?} (e.g. 30d, 12h)"))
-                    })?;
+                    let ns = influxql::parse_duration(&r)
+                        .map_err(|_| {
+                            ApiError::BadRequest(format!("invalid retention {r:?} (e.g. 30d, 12h)"))
+                        })?
+                        .0;
                     json!([{ "type": "expire", "everySeconds": ns / 1_000_000_000 }])
                 }
                 None => json!([]),

@@ -111,6 +111,7 @@ impl ResponseError for ApiError {
             ApiError::Catalog(e) => catalog_status(e),
             ApiError::Query(e) => match e {
                 query::QueryError::Invalid(_) => StatusCode::BAD_REQUEST,
+                query::QueryError::Unauthorized(_) => StatusCode::FORBIDDEN,
                 query::QueryError::Memory(_) | query::QueryError::Timeout(_) => {
                     StatusCode::SERVICE_UNAVAILABLE
                 }

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use crate::auth;
 use crate::body::read_body;
 use crate::error::{ApiError, V2Error};
-use crate::influxql;
 use crate::state::AppState;
 
 /// How long a write waits for a turn under `--max-concurrent-writes`.
@@ -28,8 +27,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/ping", web::head().to(ping))
         .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics))
-        .route("/query", web::get().to(query))
-        .route("/query", web::post().to(query))
+        .configure(crate::v1_query::routes)
         .configure(crate::sql::routes)
         .configure(crate::admin::routes);
 }
@@ -311,54 +309,6 @@ async fn health(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct QueryParams {
-    q: Option<String>,
-    db: Option<String>,
-}
-
-/// `GET|POST /query` (InfluxDB v1): the DDL clients send before writing. Parameters come from the
-/// query string and, for POST, a urlencoded form body. Always 200 with one result per statement
-/// (errors are per statement, as 1.x), except: 400 without `q`, 401/403 for credentials.
-async fn query(
-    req: HttpRequest,
-    payload: web::Payload,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let body = read_body(&req, payload, state.max_body_bytes).await?;
-    let form = (!body.is_empty()).then_some(body.as_slice());
-    let caller = auth::authenticate(&req, &state.catalog, state.auth_enabled, form)?;
-    let from_url = web::Query::<QueryParams>::from_query(req.query_string())
-        .map_err(|e| ApiError::BadRequest(format!("invalid query string: {e}")))?
-        .into_inner();
-    let from_form = form
-        .and_then(|f| std::str::from_utf8(f).ok())
-        .and_then(|f| web::Query::<QueryParams>::from_query(f).ok())
-        .map(web::Query::into_inner);
-    let q = from_url
-        .q
-        .or_else(|| from_form.as_ref().and_then(|f| f.q.clone()))
-        .filter(|q| !q.trim().is_empty())
-        .ok_or_else(|| ApiError::BadRequest("missing required parameter \"q\"".into()))?;
-    let db = from_url.db.or_else(|| from_form.and_then(|f| f.db));
-    let mut results = Vec::new();
-    for (i, parsed) in influxql::parse_query(&q).into_iter().enumerate() {
-        let result = match parsed {
-            Err(e) => Err(e),
-            Ok(stmt) if !stmt.is_read_only() && !caller.is_operator() => Err(format!(
-                "authorization failed: {stmt:?} needs an operator token"
-            )),
-            Ok(stmt) => influxql::execute(&state.catalog, &stmt, db.as_deref()).await,
-        };
-        results.push(match result {
-            Ok(None) => serde_json::json!({ "statement_id": i }),
-            Ok(Some(series)) => serde_json::json!({ "statement_id": i, "series": series }),
-            Err(e) => serde_json::json!({ "statement_id": i, "error": e }),
-        });
-    }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results })))
 }
 
 /// `GET /metrics`: Prometheus text (authenticated like every endpoint but `/ping` and `/health`).

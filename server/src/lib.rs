@@ -18,10 +18,10 @@ mod cli;
 mod config;
 mod error;
 mod http;
-mod influxql;
 mod metrics;
 mod sql;
 mod state;
+mod v1_query;
 
 use std::sync::Arc;
 

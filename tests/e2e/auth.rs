@@ -274,14 +274,14 @@ fn v1_ddl_and_restart_keep_everything() {
                 .expect("send"),
         )
     };
-    let (status, body) = query(&server, "CREATE DATABASE \"mydb\" WITH DURATION 7d NAME \"week\"; CREATE RETENTION POLICY \"hour\" ON \"mydb\" DURATION 1h REPLICATION 1; SELECT 1");
+    let (status, body) = query(&server, "CREATE DATABASE \"mydb\" WITH DURATION 7d NAME \"week\"; CREATE RETENTION POLICY \"hour\" ON \"mydb\" DURATION 1h REPLICATION 1; SELECT v FROM m");
     assert_eq!(status, 200);
     assert_eq!(body["results"][0], json!({"statement_id": 0}));
     assert_eq!(body["results"][1], json!({"statement_id": 1}));
     assert!(body["results"][2]["error"]
         .as_str()
         .expect("error")
-        .contains("not supported"));
+        .contains("database name required"));
     let (_, body) = query(&server, "SHOW RETENTION POLICIES ON mydb");
     assert_eq!(
         body["results"][0]["series"][0]["values"],
