@@ -24,3 +24,5 @@ mod http_fuzz;
 mod sql;
 // The same SQL on Strata and on DuckDB over Strata's Parquet files gives the same rows.
 mod sql_differential;
+// InfluxQL on /query: SHOW from metadata, SELECT over files and buffers, formats, errors.
+mod influxql;
