@@ -22,6 +22,7 @@ OUT=${OUT:-benches/compare-latest.md}
 STRATA_BIN=${STRATA_BIN:-target/release/strata}
 # Extra `strata serve` flags (word-split).
 STRATA_ARGS=${STRATA_ARGS:-}
+STRATA_PORT=${STRATA_PORT:-18086}
 # Non-empty: during (e), a loop of SQL queries runs against Strata beside the writes.
 # E_RATE: (e)'s rate in points/s instead of half of (a)'s sustained rate (to compare runs).
 QUERY_LOOP=${QUERY_LOOP:-}
@@ -60,11 +61,11 @@ start_server() { # name dir -> sets PID URL TOKEN
   mkdir -p "$dir"
   case $name in
     strata)
-      URL=http://127.0.0.1:18086; TOKEN=bench
+      URL=http://127.0.0.1:$STRATA_PORT; TOKEN=bench
       # A 1 s flush interval puts Strata's Parquet flush inside strata-load's settle window, so
       # its CPU is counted like the other servers' deferred work.
       # shellcheck disable=SC2086 # STRATA_ARGS is a list of flags
-      "$STRATA_BIN" serve --http-bind 127.0.0.1:18086 --data-dir "$dir" --admin-token bench \
+      "$STRATA_BIN" serve --http-bind "127.0.0.1:$STRATA_PORT" --data-dir "$dir" --admin-token bench \
         --flush-interval-ms 1000 --log warn $STRATA_ARGS >"$dir.log" 2>&1 &
       PID=$! ;;
     influxdb)
@@ -97,6 +98,8 @@ CONF
   esac
   PIDS+=("$PID")
   wait_ping "$URL"
+  # Another process on the port answers pings too: make sure ours is the one listening.
+  kill -0 "$PID" 2>/dev/null || { log "$name exited at start (port taken?): $(tail -3 "$dir.log")"; exit 1; }
   if [ "$name" = influxdb ]; then curl -sf -XPOST "$URL/query" --data-urlencode 'q=CREATE DATABASE bench' >/dev/null; fi
 }
 
