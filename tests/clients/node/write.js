@@ -1,6 +1,7 @@
 // Drives node-influx (npm `influx`) the way applications do: createDatabase, writePoints with a
-// retention policy and precision, writeMeasurement with the default rp, ping. Exits non-zero on
-// any error. Usage: node write.js HOST PORT TOKEN DATABASE
+// retention policy and precision, writeMeasurement with the default rp, ping; reads back with
+// query, getMeasurements, getSeries, showRetentionPolicies. Exits non-zero on any error.
+// Usage: node write.js HOST PORT TOKEN DATABASE
 'use strict';
 const Influx = require('influx');
 
@@ -47,6 +48,26 @@ async function main() {
     rejected = true;
   }
   if (!rejected) throw new Error('a type conflict was not reported');
+
+  // Read back what was written, as node-influx reads.
+  const rows = await influx.query('SELECT usage, count, host FROM node_cpu ORDER BY time');
+  if (rows.length !== 2 || rows[0].usage !== 0.5 || rows[1].count !== -7 || rows[1].host !== 'b'
+      || rows[0].time.getTime() !== 1700000000000) {
+    throw new Error('query rows: ' + JSON.stringify(rows));
+  }
+  const grouped = await influx.query('SELECT max(usage) FROM node_cpu GROUP BY host');
+  const groups = grouped.groups().map((g) => g.tags.host).sort();
+  if (JSON.stringify(groups) !== '["a","b"]') throw new Error('groups: ' + JSON.stringify(groups));
+  const measurements = await influx.getMeasurements();
+  if (JSON.stringify(measurements) !== '["node_cpu","node_mem"]') {
+    throw new Error('measurements: ' + JSON.stringify(measurements));
+  }
+  const series = await influx.getSeries({ measurement: 'node_cpu' });
+  if (JSON.stringify(series) !== '["node_cpu,host=a","node_cpu,host=b"]') {
+    throw new Error('series: ' + JSON.stringify(series));
+  }
+  const rps = await influx.showRetentionPolicies();
+  if (!rps.some((rp) => rp.name === 'autogen' && rp.default)) throw new Error('rps: ' + JSON.stringify(rps));
   console.log('ok');
 }
 

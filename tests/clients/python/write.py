@@ -1,6 +1,7 @@
 """Drives influxdb-python (PyPI `influxdb`) the way applications do: ping, create_database,
 create_retention_policy, write_points with batch_size / time_precision / retention_policy, a
-line-protocol write, all with gzip=True and the token as password. Exits non-zero on any error.
+line-protocol write, all with gzip=True and the token as password; then reads it back with
+query (default msgpack Accept, epoch, chunked) and get_list_series. Exits non-zero on any error.
 Usage: python3 write.py HOST PORT TOKEN DATABASE
 """
 import sys
@@ -39,4 +40,17 @@ except InfluxDBClientError as e:
     assert e.code == 400 and "field type conflict" in str(e.content), e
 else:
     raise AssertionError("a type conflict was not reported")
+
+# Read back: the default Accept (msgpack, answered as JSON), epoch, chunked, the series list.
+result = client.query("SELECT usage, host FROM \"week\".\"py_cpu\" WHERE host = 'h1'", database=db)
+rows = list(result.get_points())
+assert len(rows) == 8 and rows[0]["usage"] == 0.5 and rows[0]["host"] == "h1", rows
+result = client.query("SELECT count(usage) FROM \"week\".\"py_cpu\" GROUP BY host", database=db, epoch="s")
+counts = {tags["host"]: list(points)[0]["count"] for (_, tags), points in result.items()}
+assert counts == {"h0": 9, "h1": 8, "h2": 8}, counts
+result = client.query('SELECT usage FROM "week"."py_cpu"', database=db, epoch="s", chunked=True, chunk_size=10)
+times = [p["time"] for chunk in result for p in chunk.get_points()]
+assert len(times) == 25 and times[0] == base, times[:3]
+series = client.get_list_series(database=db)
+assert "py_line,host=x" in series, series
 print("ok", base)
