@@ -264,6 +264,25 @@ pub fn client() -> reqwest::blocking::Client {
         .expect("client")
 }
 
+/// A new token that may only write the server's first bucket (made with the operator token).
+pub fn write_only_token(server: &TestServer) -> String {
+    let buckets: serde_json::Value = client()
+        .get(server.url("/api/v2/buckets"))
+        .send()
+        .expect("send")
+        .json()
+        .expect("json");
+    let id = buckets["buckets"][0]["id"].as_str().expect("id").to_owned();
+    let token: serde_json::Value = client()
+        .post(server.url("/api/v2/authorizations"))
+        .json(&serde_json::json!({"description": "writer", "permissions": [{"action": "write", "resource": {"type": "buckets", "id": id}}]}))
+        .send()
+        .expect("send")
+        .json()
+        .expect("json");
+    token["token"].as_str().expect("secret").to_owned()
+}
+
 /// A blocking HTTP client that sends no credentials.
 pub fn anonymous_client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()

@@ -230,21 +230,7 @@ fn formats_errors_and_permissions() {
         .is_some_and(|e| e.contains("database not found")));
 
     // a write-only token gets 1.x's authorization error
-    let buckets: Value = client()
-        .get(server.url("/api/v2/buckets"))
-        .send()
-        .expect("send")
-        .json()
-        .expect("json");
-    let id = buckets["buckets"][0]["id"].as_str().expect("id").to_owned();
-    let token: Value = client()
-        .post(server.url("/api/v2/authorizations"))
-        .json(&json!({"permissions": [{"action": "write", "resource": {"type": "buckets", "id": id}}]}))
-        .send()
-        .expect("send")
-        .json()
-        .expect("json");
-    let secret = token["token"].as_str().expect("secret");
+    let secret = strata_e2e::write_only_token(&server);
     let resp = anonymous_client()
         .get(server.url("/query"))
         .query(&[("db", "mydb"), ("q", "SELECT * FROM cpu")])

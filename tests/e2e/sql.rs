@@ -188,21 +188,7 @@ fn bad_queries_and_callers_get_clear_errors() {
     assert_eq!(resp.status(), 401);
 
     // A write-only token may write but not read.
-    let buckets: Value = client()
-        .get(server.url("/api/v2/buckets"))
-        .send()
-        .expect("send")
-        .json()
-        .expect("json");
-    let id = buckets["buckets"][0]["id"].as_str().expect("id").to_owned();
-    let token: Value = client()
-        .post(server.url("/api/v2/authorizations"))
-        .json(&json!({"description": "writer", "permissions": [{"action": "write", "resource": {"type": "buckets", "id": id}}]}))
-        .send()
-        .expect("send")
-        .json()
-        .expect("json");
-    let secret = token["token"].as_str().expect("secret").to_owned();
+    let secret = strata_e2e::write_only_token(&server);
     let resp = anonymous_client()
         .get(server.url("/api/v3/query_sql?db=telegraf&q=SELECT%201"))
         .header("Authorization", format!("Token {secret}"))
