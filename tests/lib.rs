@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 
+pub mod influxd;
+
 /// The operator token every test server is started with.
 pub const TOKEN: &str = "strata-test-token";
 

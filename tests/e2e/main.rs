@@ -26,3 +26,5 @@ mod sql;
 mod sql_differential;
 // InfluxQL on /query: SHOW from metadata, SELECT over files and buffers, formats, errors.
 mod influxql;
+// The same InfluxQL on Strata and on the real InfluxDB 1.x gives the same answers.
+mod influxql_differential;

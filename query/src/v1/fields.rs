@@ -12,13 +12,44 @@ pub(super) const AGGREGATES: &[&str] = &[
     "count", "sum", "mean", "median", "min", "max", "first", "last", "spread", "stddev",
 ];
 
-/// Whether `e` holds a function call.
+/// The selectors: an aggregate whose value is one point's, which reports that point's time and
+/// may carry other fields and tags of that point.
+pub(super) const SELECTORS: &[&str] = &["min", "max", "first", "last"];
+
+/// Math functions: applied to each value, in raw and aggregate fields alike.
+pub(super) const MATH: &[&str] = &[
+    "abs", "sin", "cos", "tan", "asin", "acos", "atan", "atan2", "exp", "log", "ln", "log2",
+    "log10", "sqrt", "pow", "floor", "ceil", "round",
+];
+
+/// Whether `e` holds an aggregate or selector call (math functions are not).
 pub(super) fn has_call(e: &Expr) -> bool {
     match e {
+        Expr::Call { name, args } if MATH.contains(&name.as_str()) => args.iter().any(has_call),
         Expr::Call { name, .. } => name != "now",
         Expr::Binary { lhs, rhs, .. } => has_call(lhs) || has_call(rhs),
         Expr::Paren(e) => has_call(e),
         _ => false,
+    }
+}
+
+/// The first function `e` calls that Strata does not know, as 1.x reports it.
+pub(super) fn undefined_function(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Call { name, args } => {
+            let known = AGGREGATES.contains(&name.as_str())
+                || MATH.contains(&name.as_str())
+                || super::calls::is_known(name);
+            match known {
+                true => args.iter().find_map(undefined_function),
+                false => Some(format!("undefined function {name}()")),
+            }
+        }
+        Expr::Binary { lhs, rhs, .. } => {
+            undefined_function(lhs).or_else(|| undefined_function(rhs))
+        }
+        Expr::Paren(e) => undefined_function(e),
+        _ => None,
     }
 }
 
@@ -51,32 +82,40 @@ pub(super) struct Column {
 }
 
 /// The fields of a SELECT over `schema`, with `*`, `func(*)` and `func(/re/)` expanded and
-/// `grouped` tags left out of a `*` (they are the series' tags). Names are made unique as 1.x
-/// does (`mean`, `mean_1`).
+/// `grouped` tags left out of a `*` and a `/regex/` (they are the series' tags; `None` when the
+/// dimensions hold `*` or a regex, which leaves every tag out, as 1.x). Names are made unique as
+/// 1.x does (`mean`, `mean_1`).
 pub(super) fn expand(
     fields: &[influxql::Field],
     schema: &TableSchema,
-    grouped: &[String],
+    grouped: Option<&[String]>,
 ) -> Result<Vec<Column>, String> {
+    let ungrouped = |tag: &str| grouped.is_some_and(|g| !g.iter().any(|g| g == tag));
     let mut out: Vec<Column> = Vec::new();
     for f in fields {
-        match &f.expr {
-            Expr::Wildcard(kind) => {
-                for (name, ty) in schema.columns() {
-                    let keep = match (kind, ty) {
-                        (WildcardKind::Tags, ColumnType::Field(_)) => false,
-                        (WildcardKind::Fields, ColumnType::Tag) => false,
-                        (_, ColumnType::Tag) => !grouped.iter().any(|g| g == name),
-                        _ => true,
-                    };
-                    if keep {
-                        out.push(Column {
-                            expr: Expr::var(name),
-                            name: name.to_owned(),
-                        });
-                    }
+        let every = match &f.expr {
+            Expr::Wildcard(kind) => Some((*kind, None)),
+            Expr::Regex(r) => Some((WildcardKind::All, Some(regex(&r.0)?))),
+            _ => None,
+        };
+        if let Some((kind, pattern)) = every {
+            for (name, ty) in schema.columns() {
+                let keep = match (kind, ty) {
+                    (WildcardKind::Tags, ColumnType::Field(_)) => false,
+                    (WildcardKind::Fields, ColumnType::Tag) => false,
+                    (_, ColumnType::Tag) => ungrouped(name),
+                    _ => true,
+                } && pattern.as_ref().is_none_or(|p| p.is_match(name));
+                if keep {
+                    out.push(Column {
+                        expr: Expr::var(name),
+                        name: name.to_owned(),
+                    });
                 }
             }
+            continue;
+        }
+        match &f.expr {
             Expr::Call { name, args }
                 if matches!(args.first(), Some(Expr::Wildcard(_) | Expr::Regex(_))) =>
             {
@@ -153,7 +192,7 @@ mod tests {
         ]);
         let names = |q: &str, g: &[&str]| {
             let g: Vec<String> = g.iter().map(|s| (*s).to_owned()).collect();
-            expand(&fields(q), &schema, &g)
+            expand(&fields(q), &schema, Some(&g))
                 .expect("expands")
                 .into_iter()
                 .map(|c| c.name)
@@ -165,6 +204,15 @@ mod tests {
             ["a", "region", "s"]
         );
         assert_eq!(names("SELECT *::field FROM m", &[]), ["a", "s"]);
+        assert_eq!(names("SELECT /^[ar]/ FROM m", &[]), ["a", "region"]);
+        assert_eq!(
+            expand(&fields("SELECT * FROM m"), &schema, None)
+                .expect("expands")
+                .into_iter()
+                .map(|c| c.name)
+                .collect::<Vec<_>>(),
+            ["a", "s"]
+        );
         assert_eq!(names("SELECT mean(*) FROM m", &[]), ["mean_a"]);
         assert_eq!(names("SELECT count(*) FROM m", &[]), ["count_a", "count_s"]);
         assert_eq!(

@@ -3,6 +3,7 @@
 //! or DataFusion plans over the same tables as SQL (SELECT), each answered in 1.x's series
 //! model ([`Series`]).
 
+mod calls;
 mod cond;
 mod ddl;
 mod fields;
@@ -112,10 +113,12 @@ impl QueryEngine {
         };
         let rp = req.rp.unwrap_or_default();
         match stmt {
-            Statement::ShowMeasurements(s) => {
-                let bucket = self.resolve(&on(&s.database), rp).await?;
-                show::measurements(&self.engine, &bucket, s)
-            }
+            Statement::ShowMeasurements(s) => match self.resolve(&on(&s.database), rp).await {
+                Ok(bucket) => show::measurements(&self.engine, &bucket, s),
+                // 1.x lists no measurements of a database that does not exist.
+                Err(e) if e.starts_with("database not found") => Ok(Vec::new()),
+                Err(e) => Err(e),
+            },
             Statement::ShowTagKeys(s) => {
                 let bucket = self.resolve(&on(&s.database), rp).await?;
                 show::tag_keys(&self.engine, &bucket, s)
@@ -154,8 +157,8 @@ impl QueryEngine {
             }
         }
         let range = time::range(stmt.condition.as_ref(), req.now_ns)?;
-        let mut out = Vec::new();
-        // Sources of one database and retention policy share a bucket and a session.
+        // Every measurement the sources name, with its bucket's session.
+        let mut tables = Vec::new();
         for m in sources {
             let db = m
                 .database
@@ -168,30 +171,61 @@ impl QueryEngine {
                 .or(req.rp.map(str::to_owned))
                 .unwrap_or_default();
             let bucket = self.resolve(&db, &rp).await?;
-            let ctx = self.context(&bucket).map_err(|e| e.to_string())?;
+            let ctx = std::sync::Arc::new(self.context(&bucket).map_err(|e| e.to_string())?);
             for (measurement, schema) in self.catalog.tables_of(bucket.id) {
-                if !cond::name_matches(&m.name, &measurement)? {
-                    continue;
+                if cond::name_matches(&m.name, &measurement)? {
+                    tables.push((ctx.clone(), measurement, schema));
                 }
-                let Some((df, shape)) =
-                    select::plan(&ctx, &measurement, &schema, stmt, range, req.now_ns).await?
-                else {
-                    continue;
-                };
-                let started = std::time::Instant::now();
-                let batches = self.run(select::collect(df)).await.and_then(|r| r);
-                self.record(started, &batches);
-                let batches = batches.map_err(|e| e.to_string())?;
-                out.extend(series::shape(
-                    &measurement,
-                    &batches,
-                    &shape,
-                    stmt,
-                    range,
-                    req.now_ns,
-                )?);
             }
         }
+        // `*` and regexes expand over the columns of all of them, as 1.x does.
+        let mut union: std::collections::BTreeMap<String, catalog::ColumnType> = Default::default();
+        for (_, _, schema) in &tables {
+            for (name, ty) in schema.columns() {
+                union.entry(name.to_owned()).or_insert(ty);
+            }
+        }
+        let union = catalog::TableSchema::new(union);
+        let grouped = match stmt.dimensions.iter().any(|d| {
+            matches!(
+                d.expr,
+                influxql::Expr::Wildcard(_) | influxql::Expr::Regex(_)
+            )
+        }) {
+            true => None,
+            false => Some(select::group_tags(stmt, &union)?),
+        };
+        let columns = fields::expand(&stmt.fields, &union, grouped.as_deref())?;
+        let mut out = Vec::new();
+        for (ctx, measurement, schema) in tables {
+            let planned = select::plan(
+                &ctx,
+                &measurement,
+                &schema,
+                stmt,
+                &columns,
+                range,
+                req.now_ns,
+            )
+            .await?;
+            let Some((df, shape)) = planned else {
+                continue;
+            };
+            let started = std::time::Instant::now();
+            let batches = self.run(select::collect(df)).await.and_then(|r| r);
+            self.record(started, &batches);
+            let batches = batches.map_err(|e| e.to_string())?;
+            out.extend(series::shape(
+                &measurement,
+                &batches,
+                &shape,
+                stmt,
+                range,
+                req.now_ns,
+            )?);
+        }
+        // Series in measurement order, then tag order, whatever the order of the sources.
+        out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 }

@@ -3,13 +3,14 @@
 //! aggregates a grouping by `date_bin` window and tags. What DataFusion returns is then shaped
 //! into 1.x's series ([`super::series`]): windows filled, rows limited per series.
 
-use catalog::{ColumnType, TableSchema};
+use catalog::{ColumnType, FieldType, TableSchema};
 use datafusion::common::ScalarValue;
 use datafusion::functions_aggregate::expr_fn as agg;
 use datafusion::logical_expr::{binary_expr, ident, lit, ExprFunctionExt, Operator, SortExpr};
 use datafusion::prelude::{DataFrame, Expr as DfExpr, SessionContext};
 use influxql::{BinaryOp, Expr, SelectStatement};
 
+use super::calls;
 use super::fields::{self, AGGREGATES};
 use super::time::{self, Range};
 
@@ -27,6 +28,12 @@ pub(super) struct Shape {
     /// Without `GROUP BY time`, a lone selector reports its point's time (an extra column
     /// after the fields); other aggregates the range's start.
     pub(super) selector_time: bool,
+    /// Per column: a bare `count`, whose empty windows `fill(null)` makes 0 as 1.x does.
+    pub(super) counts: Vec<bool>,
+    /// Per column: the transformation applied once its series is complete.
+    pub(super) transforms: Vec<Option<calls::Transform>>,
+    /// A reducer over the raw points of each window (DataFusion returns those points).
+    pub(super) reducer: Option<calls::Reducer>,
 }
 
 /// The statement's `GROUP BY time(…)`, if any: interval and offset in ns.
@@ -84,70 +91,131 @@ pub(super) fn group_tags(
     Ok(out)
 }
 
-/// Plans `stmt` over one measurement of `ctx`; `None` when it selects nothing there.
+/// Plans `stmt` over one measurement of `ctx`, its fields already expanded into `columns`;
+/// `None` when it selects nothing there.
 pub(super) async fn plan(
     ctx: &SessionContext,
     measurement: &str,
     schema: &TableSchema,
     stmt: &SelectStatement,
+    columns: &[fields::Column],
     range: Range,
     now: i64,
 ) -> Result<Option<(DataFrame, Shape)>, String> {
     let window = window(stmt, now)?;
     let tags = group_tags(stmt, schema)?;
-    let columns = fields::expand(&stmt.fields, schema, &tags)?;
-    let aggregate = columns.iter().any(|c| fields::has_call(&c.expr));
-    if aggregate && columns.iter().any(|c| !fields::has_call(&c.expr)) {
+    if let Some(undefined) = columns
+        .iter()
+        .find_map(|c| fields::undefined_function(&c.expr))
+    {
+        return Err(undefined);
+    }
+    let mut transforms = Vec::with_capacity(columns.len());
+    let mut exprs = Vec::with_capacity(columns.len());
+    for c in columns {
+        let (t, inner) = calls::transform(&c.expr, window.map(|w| w.0))?;
+        transforms.push(t);
+        exprs.push(inner);
+    }
+    let reducers = exprs
+        .iter()
+        .map(calls::reducer)
+        .collect::<Result<Vec<_>, String>>()?;
+    let aggregate = exprs.iter().any(fields::has_call);
+    // One selector may carry other fields and tags of its point.
+    let selector = match exprs.as_slice() {
+        [_] => None,
+        _ => {
+            let bare: Vec<usize> = (0..exprs.len())
+                .filter(|&i| is_selector(&exprs[i]))
+                .collect();
+            let rest_raw = (0..exprs.len())
+                .filter(|i| !bare.contains(i))
+                .all(|i| matches!(exprs[i], Expr::VarRef { .. }));
+            match (bare.as_slice(), rest_raw) {
+                ([one], true) => Some(*one),
+                _ => None,
+            }
+        }
+    };
+    if aggregate && selector.is_none() && exprs.iter().any(|e| !fields::has_call(e)) {
         return Err("mixing aggregate and non-aggregate queries is not supported".into());
     }
     if !aggregate && window.is_some() {
         return Err("GROUP BY requires at least one aggregate function".into());
     }
-    let has_field = |e: &Expr| refs_a_field(e, schema);
-    if !columns.iter().any(|c| has_field(&c.expr)) {
+    for e in &exprs {
+        check_types(e, schema)?;
+    }
+    if !exprs.iter().any(|e| refs_a_field(e, schema)) {
         return Ok(None);
     }
     let df = ctx
         .table(datafusion::common::TableReference::bare(measurement))
         .await
         .map_err(|e| e.to_string())?;
-    let mut cond = stmt.condition.clone();
-    // The time bounds, also as a filter: they are what prunes files.
-    let bounds = [
-        range.min.map(|m| (BinaryOp::Gte, m)),
-        range.max.map(|m| (BinaryOp::Lte, m)),
-    ];
-    let mut filter: Option<DfExpr> = match cond.take() {
-        Some(c) => Some(condition(&c, schema, now)?),
-        None => None,
-    };
-    for (op, t) in bounds.into_iter().flatten() {
-        let term = binary_expr(ident("time"), operator(op)?, timestamp(t));
-        filter = Some(match filter {
-            Some(f) => f.and(term),
-            None => term,
-        });
-    }
-    let df = match filter {
+    let df = match filter(stmt, schema, range, now)? {
         Some(f) => df.filter(f).map_err(|e| e.to_string())?,
         None => df,
     };
     let tag_exprs: Vec<DfExpr> = tags.iter().map(|t| tag_or_empty(t, schema)).collect();
-    let mut selector_time = false;
-    let df = if aggregate {
+    let mut names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+    let mut shape = Shape {
+        columns: Vec::new(),
+        tags: tags.clone(),
+        window,
+        aggregate,
+        selector_time: false,
+        counts: exprs.iter().map(is_count).collect(),
+        transforms,
+        reducer: None,
+    };
+    let df = if reducers.iter().any(Option::is_some) {
+        let [Some((reducer, field))] = reducers.as_slice() else {
+            return Err(
+                "percentile, mode, distinct, top, bottom and integral are supported by Strata only as the one field of a SELECT"
+                    .into(),
+            );
+        };
+        let mut select = vec![ident("time")];
+        for (t, e) in tags.iter().zip(&tag_exprs) {
+            select.push(e.clone().alias(format!("_g_{t}")));
+        }
+        select.push(column(field, schema).alias("_f0"));
+        if let calls::Reducer::Top { tags: carried, .. } = reducer {
+            for (i, t) in carried.iter().enumerate() {
+                select.push(raw_expr(&Expr::var(t), schema)?.alias(format!("_x{i}")));
+                names.push(t.clone());
+            }
+        }
+        shape.reducer = Some(reducer.clone());
+        sorted_by_series(df.select(select), &tags)?
+    } else if aggregate {
         let mut inner: Vec<DfExpr> = Vec::new();
         let mut outer: Vec<DfExpr> = Vec::new();
-        for (i, c) in columns.iter().enumerate() {
-            outer.push(aggregate_expr(&c.expr, schema, &mut inner)?.alias(format!("_f{i}")));
-        }
-        if window.is_none() && columns.len() == 1 {
-            if let Expr::Call { name, args } = &columns[0].expr {
-                if let Some(t) = selected_time(name, field_of(args)) {
-                    inner.push(t.alias("_st"));
-                    outer.push(ident("_st"));
-                    selector_time = true;
+        let picked = selector.or((exprs.len() == 1).then_some(0));
+        let order = picked.and_then(|i| match &exprs[i] {
+            Expr::Call { name, args } => selector_order(name, field_of(args)),
+            _ => None,
+        });
+        for (i, e) in exprs.iter().enumerate() {
+            let out = match (e, &order) {
+                (Expr::VarRef { name, .. }, Some((order, field))) => {
+                    pick(raw_expr(&Expr::var(name), schema)?, order.clone(), field)?
+                        .alias(format!("_a{}", inner.len()))
                 }
-            }
+                _ => {
+                    outer.push(aggregate_expr(e, schema, &mut inner)?.alias(format!("_f{i}")));
+                    continue;
+                }
+            };
+            outer.push(ident(format!("_a{}", inner.len())).alias(format!("_f{i}")));
+            inner.push(out);
+        }
+        if let (None, Some((order, field))) = (window, &order) {
+            inner.push(pick(ident("time"), order.clone(), field)?.alias("_st"));
+            outer.push(ident("_st"));
+            shape.selector_time = true;
         }
         let mut group: Vec<DfExpr> = Vec::new();
         let mut head: Vec<DfExpr> = Vec::new();
@@ -175,28 +243,126 @@ pub(super) async fn plan(
         for (t, e) in tags.iter().zip(&tag_exprs) {
             select.push(e.clone().alias(format!("_g_{t}")));
         }
-        for (i, c) in columns.iter().enumerate() {
-            select.push(raw_expr(&c.expr, schema)?.alias(format!("_f{i}")));
+        for (i, e) in exprs.iter().enumerate() {
+            select.push(raw_expr(e, schema)?.alias(format!("_f{i}")));
         }
-        let mut sort: Vec<SortExpr> = tags
+        // 1.x gives a row for a point where any field the SELECT reads has a value, even when
+        // every expression over them is null.
+        let mut read = Vec::new();
+        for e in &exprs {
+            field_refs(e, schema, &mut read);
+        }
+        let any = read
             .iter()
-            .map(|t| ident(format!("_g_{t}")).sort(true, true))
-            .collect();
-        sort.push(ident("time").sort(true, true));
-        df.select(select)
-            .and_then(|df| df.sort(sort))
-            .map_err(|e| e.to_string())?
+            .map(|f| ident(f.as_str()).is_not_null())
+            .reduce(DfExpr::or)
+            .unwrap_or(lit(false));
+        select.push(any.alias("_any"));
+        sorted_by_series(df.select(select), &tags)?
     };
-    Ok(Some((
-        df,
-        Shape {
-            columns: columns.into_iter().map(|c| c.name).collect(),
-            tags,
-            window,
-            aggregate,
-            selector_time,
-        },
-    )))
+    shape.columns = names;
+    Ok(Some((df, shape)))
+}
+
+/// Rows sorted by series (grouped tags) and time.
+fn sorted_by_series(
+    df: datafusion::error::Result<DataFrame>,
+    tags: &[String],
+) -> Result<DataFrame, String> {
+    let mut sort: Vec<SortExpr> = tags
+        .iter()
+        .map(|t| ident(format!("_g_{t}")).sort(true, true))
+        .collect();
+    sort.push(ident("time").sort(true, true));
+    df.and_then(|df| df.sort(sort)).map_err(|e| e.to_string())
+}
+
+/// The WHERE clause and the time bounds (which are what prunes files) as one predicate.
+fn filter(
+    stmt: &SelectStatement,
+    schema: &TableSchema,
+    range: Range,
+    now: i64,
+) -> Result<Option<DfExpr>, String> {
+    let mut filter: Option<DfExpr> = match &stmt.condition {
+        Some(c) => Some(condition(c, schema, now)?),
+        None => None,
+    };
+    let bounds = [
+        range.min.map(|m| (BinaryOp::Gte, m)),
+        range.max.map(|m| (BinaryOp::Lte, m)),
+    ];
+    for (op, t) in bounds.into_iter().flatten() {
+        let term = binary_expr(ident("time"), operator(op)?, timestamp(t));
+        filter = Some(match filter {
+            Some(f) => f.and(term),
+            None => term,
+        });
+    }
+    Ok(filter)
+}
+
+fn is_selector(e: &Expr) -> bool {
+    matches!(e, Expr::Call { name, .. } if fields::SELECTORS.contains(&name.as_str()))
+}
+
+fn is_count(e: &Expr) -> bool {
+    matches!(e, Expr::Call { name, .. } if name == "count")
+}
+
+/// The fields of `schema` that `e` reads.
+fn field_refs(e: &Expr, schema: &TableSchema, out: &mut Vec<String>) {
+    match e {
+        Expr::VarRef { name, .. }
+            if matches!(schema.column(name), Some(ColumnType::Field(_))) && !out.contains(name) =>
+        {
+            out.push(name.clone());
+        }
+        Expr::Call { args, .. } => args.iter().for_each(|a| field_refs(a, schema, out)),
+        Expr::Binary { lhs, rhs, .. } => {
+            field_refs(lhs, schema, out);
+            field_refs(rhs, schema, out);
+        }
+        Expr::Paren(e) => field_refs(e, schema, out),
+        _ => {}
+    }
+}
+
+/// Functions that take numbers only: over a string or boolean field they fail, as in 1.x.
+fn check_types(e: &Expr, schema: &TableSchema) -> Result<(), String> {
+    match e {
+        Expr::Call { name, args } => {
+            let numeric = !matches!(
+                name.as_str(),
+                "count" | "first" | "last" | "distinct" | "mode" | "min" | "max" | "top" | "bottom"
+            );
+            if let Some(Expr::VarRef { name: field, .. }) = args.first() {
+                if let Some(ColumnType::Field(ty)) = schema.column(field) {
+                    let kind = match ty {
+                        FieldType::String => Some("string"),
+                        FieldType::Boolean => Some("boolean"),
+                        _ => None,
+                    };
+                    let refused = match name.as_str() {
+                        "min" | "max" | "top" | "bottom" => kind == Some("string"),
+                        _ => numeric && kind.is_some(),
+                    };
+                    if let (true, Some(kind)) = (refused, kind) {
+                        return Err(format!(
+                            "unsupported {name} iterator type: {kind} field \"{field}\""
+                        ));
+                    }
+                }
+            }
+            args.iter().try_for_each(|a| check_types(a, schema))
+        }
+        Expr::Binary { lhs, rhs, .. } => {
+            check_types(lhs, schema)?;
+            check_types(rhs, schema)
+        }
+        Expr::Paren(e) => check_types(e, schema),
+        _ => Ok(()),
+    }
 }
 
 fn field_of(args: &[Expr]) -> Option<&str> {
@@ -206,8 +372,9 @@ fn field_of(args: &[Expr]) -> Option<&str> {
     }
 }
 
-/// A selector's point time: the time of the row it picks (the earliest among ties).
-fn selected_time(func: &str, field: Option<&str>) -> Option<DfExpr> {
+/// How a selector picks its point: the order whose first row it is (the earliest among ties),
+/// and the field that must be present.
+fn selector_order(func: &str, field: Option<&str>) -> Option<(Vec<SortExpr>, String)> {
     let field = field?;
     let time_asc = ident("time").sort(true, false);
     let order = match func {
@@ -217,12 +384,17 @@ fn selected_time(func: &str, field: Option<&str>) -> Option<DfExpr> {
         "last" => vec![ident("time").sort(false, false)],
         _ => return None,
     };
+    Some((order, field.to_owned()))
+}
+
+/// `target` of the point a selector picks.
+fn pick(target: DfExpr, order: Vec<SortExpr>, field: &str) -> Result<DfExpr, String> {
     datafusion::functions_aggregate::first_last::first_value_udaf()
-        .call(vec![ident("time")])
+        .call(vec![target])
         .order_by(order)
         .filter(ident(field).is_not_null())
         .build()
-        .ok()
+        .map_err(|e| e.to_string())
 }
 
 /// Whether `e` reads at least one field of `schema` (a SELECT of tags alone returns nothing).
@@ -372,13 +544,69 @@ fn raw_expr(e: &Expr, schema: &TableSchema) -> Result<DfExpr, String> {
             _ => column(name, schema),
         }),
         Expr::Paren(e) => raw_expr(e, schema),
-        Expr::Binary { op, lhs, rhs } => Ok(binary_expr(
+        Expr::Binary { op, lhs, rhs } => Ok(arithmetic(
+            *op,
             raw_expr(lhs, schema)?,
-            operator(*op)?,
             raw_expr(rhs, schema)?,
-        )),
+        )?),
+        Expr::Call { name, args } if fields::MATH.contains(&name.as_str()) => {
+            let args = args
+                .iter()
+                .map(|a| raw_expr(a, schema))
+                .collect::<Result<Vec<_>, _>>()?;
+            math(name, args)
+        }
         other => literal(other).ok_or_else(|| format!("unsupported expression: {other}")),
     }
+}
+
+/// `lhs op rhs`; a division is in floats (1.x divides integers so).
+fn arithmetic(op: BinaryOp, lhs: DfExpr, rhs: DfExpr) -> Result<DfExpr, String> {
+    let lhs = match op {
+        BinaryOp::Div => datafusion::logical_expr::cast(lhs, arrow::datatypes::DataType::Float64),
+        _ => lhs,
+    };
+    Ok(binary_expr(lhs, operator(op)?, rhs))
+}
+
+/// A math function of InfluxQL as DataFusion's.
+fn math(name: &str, mut args: Vec<DfExpr>) -> Result<DfExpr, String> {
+    use datafusion::functions::math::expr_fn as m;
+    let want = match name {
+        "atan2" | "log" | "pow" => 2,
+        _ => 1,
+    };
+    if args.len() != want {
+        return Err(format!(
+            "invalid number of arguments for {name}, expected {want}, got {}",
+            args.len()
+        ));
+    }
+    let float = |e: DfExpr| datafusion::logical_expr::cast(e, arrow::datatypes::DataType::Float64);
+    let x = args.remove(0);
+    let y = args.pop();
+    Ok(match (name, y) {
+        ("abs", _) => m::abs(x),
+        ("floor", _) => m::floor(x),
+        ("ceil", _) => m::ceil(x),
+        ("round", _) => m::round(vec![x]),
+        ("sin", _) => m::sin(float(x)),
+        ("cos", _) => m::cos(float(x)),
+        ("tan", _) => m::tan(float(x)),
+        ("asin", _) => m::asin(float(x)),
+        ("acos", _) => m::acos(float(x)),
+        ("atan", _) => m::atan(float(x)),
+        ("exp", _) => m::exp(float(x)),
+        ("ln", _) => m::ln(float(x)),
+        ("log2", _) => m::log2(float(x)),
+        ("log10", _) => m::log10(float(x)),
+        ("sqrt", _) => m::sqrt(float(x)),
+        ("atan2", Some(y)) => m::atan2(float(x), float(y)),
+        ("pow", Some(y)) => m::power(float(x), float(y)),
+        // InfluxQL's log(x, base); DataFusion's log(base, x).
+        ("log", Some(base)) => m::log(float(base), float(x)),
+        _ => return Err(format!("undefined function {name}()")),
+    })
 }
 
 /// An aggregate field: each function call becomes an inner aggregate (`_a{n}`), the arithmetic
@@ -390,11 +618,18 @@ fn aggregate_expr(
 ) -> Result<DfExpr, String> {
     match e {
         Expr::Paren(e) => aggregate_expr(e, schema, inner),
-        Expr::Binary { op, lhs, rhs } => Ok(binary_expr(
+        Expr::Binary { op, lhs, rhs } => arithmetic(
+            *op,
             aggregate_expr(lhs, schema, inner)?,
-            operator(*op)?,
             aggregate_expr(rhs, schema, inner)?,
-        )),
+        ),
+        Expr::Call { name, args } if fields::MATH.contains(&name.as_str()) => {
+            let args = args
+                .iter()
+                .map(|a| aggregate_expr(a, schema, inner))
+                .collect::<Result<Vec<_>, _>>()?;
+            math(name, args)
+        }
         Expr::Call { name, args } if name == "spread" => {
             let max = Expr::Call {
                 name: "max".into(),
@@ -429,6 +664,12 @@ fn function(name: &str, args: &[Expr], schema: &TableSchema) -> Result<DfExpr, S
         [Expr::Distinct(f)] if name == "count" => {
             return Ok(agg::count_distinct(column(f, schema)));
         }
+        [Expr::Call { name: d, args }] if name == "count" && d == "distinct" => match args
+            .as_slice()
+        {
+            [Expr::VarRef { name: f, .. }] => return Ok(agg::count_distinct(column(f, schema))),
+            _ => return Err("expected field argument in distinct()".into()),
+        },
         _ => {
             return Err(format!(
                 "invalid number of arguments for {name}, expected 1, got {}",
@@ -436,6 +677,10 @@ fn function(name: &str, args: &[Expr], schema: &TableSchema) -> Result<DfExpr, S
             ))
         }
     };
+    // A field this measurement lacks (a `*` over several) aggregates to null, even its count.
+    if schema.column(field).is_none() {
+        return Ok(agg::max(lit(ScalarValue::Float64(None))));
+    }
     let x = column(field, schema);
     let by_time = |asc: bool| vec![ident("time").sort(asc, false)];
     let pick = |asc: bool| {

@@ -8,6 +8,7 @@ use arrow::datatypes::{DataType, Int32Type};
 use arrow::record_batch::RecordBatch;
 use influxql::{Fill, Order, SelectStatement};
 
+use super::calls;
 use super::result::{Series, Value};
 use super::select::Shape;
 use super::time::Range;
@@ -30,7 +31,9 @@ pub(super) fn shape(
 ) -> Result<Vec<Series>, String> {
     let mut groups: BTreeMap<Vec<String>, Rows> = BTreeMap::new();
     let windowed = shape.window.is_some();
-    let time_col = usize::from(!shape.aggregate || windowed);
+    // Raw rows (and a reducer's input points) carry their time first.
+    let time_col = usize::from(!shape.aggregate || windowed || shape.reducer.is_some());
+    let raw = !shape.aggregate && shape.reducer.is_none();
     for b in batches {
         let n_tags = shape.tags.len();
         for row in 0..b.num_rows() {
@@ -57,16 +60,29 @@ pub(super) fn shape(
             } else {
                 range.min.unwrap_or(0)
             };
-            // 1.x leaves out a raw row whose selected fields are all null (another field of
-            // the point was written); an aggregate over no point gives no row either.
-            if values.iter().all(|v| *v == Value::Null) && (!shape.aggregate || !windowed) {
+            // 1.x leaves out a raw row none of whose read fields has a value (another field
+            // of the point was written); an aggregate over no point gives no row either.
+            let skip = match raw {
+                true => value(b.column(first + shape.columns.len()), row) != Value::Boolean(true),
+                false => values.iter().all(|v| *v == Value::Null) && !windowed,
+            };
+            if skip {
                 continue;
             }
             values.shrink_to_fit();
             groups.entry(tags).or_default().push((time, values));
         }
     }
-    if let Some((interval, offset)) = shape.window {
+    if let Some(reducer) = &shape.reducer {
+        for rows in groups.values_mut() {
+            *rows = reduce(std::mem::take(rows), reducer, shape.window, range);
+        }
+    }
+    let fills = !matches!(
+        shape.reducer,
+        Some(calls::Reducer::Top { .. } | calls::Reducer::Distinct)
+    );
+    if let (Some((interval, offset)), true) = (shape.window, fills) {
         let first_seen = groups
             .values()
             .filter_map(|r| r.first().map(|(t, _)| *t))
@@ -91,9 +107,14 @@ pub(super) fn shape(
                     end,
                     interval,
                     stmt.fill,
-                    shape.columns.len(),
+                    &shape.counts,
                 );
             }
+        }
+    }
+    if shape.transforms.iter().any(Option::is_some) {
+        for rows in groups.values_mut() {
+            *rows = transform(std::mem::take(rows), &shape.transforms);
         }
     }
     let mut out = Vec::new();
@@ -134,11 +155,79 @@ fn window_start(t: i64, interval: i64, offset: i64) -> i64 {
     t - (t - offset).rem_euclid(interval)
 }
 
+/// One series' raw points reduced per window (or over the whole range without one).
+fn reduce(rows: Rows, reducer: &calls::Reducer, window: Option<(i64, i64)>, range: Range) -> Rows {
+    let bucket = |t: i64| match window {
+        Some((interval, offset)) => window_start(t, interval, offset),
+        None => range.min.unwrap_or(0),
+    };
+    // A percentile reports its point's time only without windows; top and bottom always.
+    let point_time = match reducer {
+        calls::Reducer::Top { .. } => true,
+        _ => reducer.selects() && window.is_none(),
+    };
+    let mut out: Rows = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let b = bucket(rows[i].0);
+        let j = (i..rows.len())
+            .find(|&j| bucket(rows[j].0) != b)
+            .unwrap_or(rows.len());
+        let points: Vec<(i64, Value, Vec<Value>)> = rows[i..j]
+            .iter()
+            .map(|(t, v)| {
+                let mut v = v.clone();
+                let first = match v.is_empty() {
+                    true => Value::Null,
+                    false => v.remove(0),
+                };
+                (*t, first, v)
+            })
+            .collect();
+        for (t, v, mut carried) in reducer.reduce(&points) {
+            carried.insert(0, v);
+            let t = match (point_time, t) {
+                (true, Some(t)) => t,
+                _ => b,
+            };
+            out.push((t, carried));
+        }
+        i = j;
+    }
+    out
+}
+
+/// Each transformed column of a series replaced by its transformation; the rows are those of
+/// the times the transformations give.
+fn transform(rows: Rows, transforms: &[Option<calls::Transform>]) -> Rows {
+    let width = transforms.len();
+    let mut out: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+    for (col, t) in transforms.iter().enumerate() {
+        let points: Vec<(i64, Value)> = rows.iter().map(|(t, v)| (*t, v[col].clone())).collect();
+        let points = match t {
+            Some(t) => t.apply(&points),
+            None => points
+                .into_iter()
+                .filter(|(_, v)| *v != Value::Null)
+                .collect(),
+        };
+        for (time, v) in points {
+            out.entry(time).or_insert_with(|| vec![Value::Null; width])[col] = v;
+        }
+    }
+    out.into_iter().collect()
+}
+
 /// Every window from `start` to `end` (rows: one per present window, sorted), the empty ones
-/// filled as `fill` asks.
-fn fill(rows: Rows, start: i64, end: i64, interval: i64, fill: Fill, width: usize) -> Rows {
+/// filled as `fill` asks (a `count` column's with 0 under `fill(null)`, as 1.x).
+fn fill(rows: Rows, start: i64, end: i64, interval: i64, fill: Fill, counts: &[bool]) -> Rows {
+    let width = counts.len();
     if fill == Fill::None {
-        return rows;
+        // Windows whose points lack every selected field give no row either.
+        return rows
+            .into_iter()
+            .filter(|(_, v)| v.iter().any(|x| *x != Value::Null))
+            .collect();
     }
     let mut out: Rows = Vec::new();
     let mut present = rows.into_iter().peekable();
@@ -183,7 +272,16 @@ fn fill(rows: Rows, start: i64, end: i64, interval: i64, fill: Fill, width: usiz
             }
         }
         Fill::Linear => linear(&mut out, width),
-        Fill::Null | Fill::None => {}
+        Fill::Null => {
+            for ((_, v), empty) in out.iter_mut().zip(&filled) {
+                for (x, count) in v.iter_mut().zip(counts) {
+                    if *empty && *count {
+                        *x = Value::Integer(0);
+                    }
+                }
+            }
+        }
+        Fill::None => {}
     }
     out
 }
@@ -283,7 +381,16 @@ mod tests {
 
     #[test]
     fn windows_fill_as_1x() {
-        let got = |f: Fill| fill(rows(&[(10, Some(1)), (40, Some(4))]), 0, 50, 10, f, 1);
+        let got = |f: Fill| {
+            fill(
+                rows(&[(10, Some(1)), (40, Some(4))]),
+                0,
+                50,
+                10,
+                f,
+                &[false],
+            )
+        };
         assert_eq!(got(Fill::None), rows(&[(10, Some(1)), (40, Some(4))]));
         assert_eq!(
             got(Fill::Null),
