@@ -11,10 +11,14 @@ mod result;
 mod select;
 mod series;
 mod show;
+mod subquery;
 mod time;
+mod zone;
+
+use std::sync::Arc;
 
 use catalog::{Bucket, BucketId};
-use influxql::{Measurement, SelectStatement, Source, Statement};
+use influxql::{SelectStatement, Source, Statement};
 
 pub use result::{Series, StatementResult, Value};
 
@@ -141,92 +145,122 @@ impl QueryEngine {
     }
 
     async fn select(&self, stmt: &SelectStatement, req: &V1Request<'_>) -> StatementResult {
-        if stmt.into.is_some() {
-            return Err("SELECT INTO is not supported by Strata".into());
-        }
-        if stmt.timezone.is_some() {
-            return Err("tz() is not supported by Strata yet".into());
-        }
-        let mut sources: Vec<&Measurement> = Vec::new();
-        for s in &stmt.sources {
-            match s {
-                Source::Measurement(m) => sources.push(m),
-                Source::Subquery(_) => {
-                    return Err("subqueries are not supported by Strata yet".into())
-                }
-            }
-        }
-        let range = time::range(stmt.condition.as_ref(), req.now_ns)?;
-        // Every measurement the sources name, with its bucket's session.
-        let mut tables = Vec::new();
-        for m in sources {
-            let db = m
-                .database
-                .clone()
-                .or(req.db.map(str::to_owned))
-                .unwrap_or_default();
-            let rp = m
-                .retention_policy
-                .clone()
-                .or(req.rp.map(str::to_owned))
-                .unwrap_or_default();
-            let bucket = self.resolve(&db, &rp).await?;
-            let ctx = std::sync::Arc::new(self.context(&bucket).map_err(|e| e.to_string())?);
-            for (measurement, schema) in self.catalog.tables_of(bucket.id) {
-                if cond::name_matches(&m.name, &measurement)? {
-                    tables.push((ctx.clone(), measurement, schema));
-                }
-            }
-        }
-        // `*` and regexes expand over the columns of all of them, as 1.x does.
-        let mut union: std::collections::BTreeMap<String, catalog::ColumnType> = Default::default();
-        for (_, _, schema) in &tables {
-            for (name, ty) in schema.columns() {
-                union.entry(name.to_owned()).or_insert(ty);
-            }
-        }
-        let union = catalog::TableSchema::new(union);
-        let grouped = match stmt.dimensions.iter().any(|d| {
-            matches!(
-                d.expr,
-                influxql::Expr::Wildcard(_) | influxql::Expr::Regex(_)
-            )
-        }) {
-            true => None,
-            false => Some(select::group_tags(stmt, &union)?),
+        let everything = time::Range {
+            min: None,
+            max: None,
         };
-        let columns = fields::expand(&stmt.fields, &union, grouped.as_deref())?;
-        let mut out = Vec::new();
-        for (ctx, measurement, schema) in tables {
-            let planned = select::plan(
-                &ctx,
-                &measurement,
-                &schema,
-                stmt,
-                &columns,
-                range,
-                req.now_ns,
-            )
-            .await?;
-            let Some((df, shape)) = planned else {
-                continue;
+        self.select_within(stmt, req, everything).await
+    }
+
+    /// A SELECT whose time range is narrowed to `outer` (a subquery's by its outer query).
+    fn select_within<'a>(
+        &'a self,
+        stmt: &'a SelectStatement,
+        req: &'a V1Request<'_>,
+        outer: time::Range,
+    ) -> futures::future::BoxFuture<'a, StatementResult> {
+        Box::pin(async move {
+            if stmt.into.is_some() {
+                return Err("SELECT INTO is not supported by Strata".into());
+            }
+            if let Some(tz) = &stmt.timezone {
+                zone::parse(tz)?;
+            }
+            let range = time::range(stmt.condition.as_ref(), req.now_ns)?.within(outer);
+            // Every measurement the sources name (a subquery's answer is read as measurements
+            // too), with the session that reads it.
+            let mut tables = Vec::new();
+            for source in &stmt.sources {
+                match source {
+                    Source::Measurement(m) => {
+                        let db = m
+                            .database
+                            .clone()
+                            .or(req.db.map(str::to_owned))
+                            .unwrap_or_default();
+                        let rp = m
+                            .retention_policy
+                            .clone()
+                            .or(req.rp.map(str::to_owned))
+                            .unwrap_or_default();
+                        let bucket = self.resolve(&db, &rp).await?;
+                        let ctx = Arc::new(self.context(&bucket).map_err(|e| e.to_string())?);
+                        for (measurement, schema) in self.catalog.tables_of(bucket.id) {
+                            if cond::name_matches(&m.name, &measurement)? {
+                                tables.push((ctx.clone(), measurement, schema));
+                            }
+                        }
+                    }
+                    Source::Subquery(inner) => {
+                        let answer = self.select_within(inner, req, range).await?;
+                        let ctx = Arc::new(datafusion::prelude::SessionContext::new());
+                        for t in subquery::tables(answer)? {
+                            let mem = datafusion::datasource::MemTable::try_new(
+                                t.batch.schema(),
+                                vec![vec![t.batch]],
+                            )
+                            .map_err(|e| e.to_string())?;
+                            ctx.register_table(
+                                datafusion::common::TableReference::bare(t.name.clone()),
+                                Arc::new(mem),
+                            )
+                            .map_err(|e| e.to_string())?;
+                            tables.push((ctx.clone(), t.name, Arc::new(t.schema)));
+                        }
+                    }
+                }
+            }
+            // `*` and regexes expand over the columns of all of them, as 1.x does.
+            let mut union: std::collections::BTreeMap<String, catalog::ColumnType> =
+                Default::default();
+            for (_, _, schema) in &tables {
+                for (name, ty) in schema.columns() {
+                    union.entry(name.to_owned()).or_insert(ty);
+                }
+            }
+            let union = catalog::TableSchema::new(union);
+            let grouped = match stmt.dimensions.iter().any(|d| {
+                matches!(
+                    d.expr,
+                    influxql::Expr::Wildcard(_) | influxql::Expr::Regex(_)
+                )
+            }) {
+                true => None,
+                false => Some(select::group_tags(stmt, &union)?),
             };
-            let started = std::time::Instant::now();
-            let batches = self.run(select::collect(df)).await.and_then(|r| r);
-            self.record(started, &batches);
-            let batches = batches.map_err(|e| e.to_string())?;
-            out.extend(series::shape(
-                &measurement,
-                &batches,
-                &shape,
-                stmt,
-                range,
-                req.now_ns,
-            )?);
-        }
-        // Series in measurement order, then tag order, whatever the order of the sources.
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+            let columns = fields::expand(&stmt.fields, &union, grouped.as_deref())?;
+            let mut out = Vec::new();
+            for (ctx, measurement, schema) in tables {
+                let planned = select::plan(
+                    &ctx,
+                    &measurement,
+                    &schema,
+                    stmt,
+                    &columns,
+                    range,
+                    req.now_ns,
+                )
+                .await?;
+                let Some((df, shape)) = planned else {
+                    continue;
+                };
+                let started = std::time::Instant::now();
+                let batches = self.run(select::collect(df)).await.and_then(|r| r);
+                self.record(started, &batches);
+                let batches = batches.map_err(|e| e.to_string())?;
+                out.extend(series::shape(
+                    &measurement,
+                    &batches,
+                    &shape,
+                    stmt,
+                    range,
+                    req.now_ns,
+                )?);
+            }
+            // Series in measurement order, then tag order, whatever the order of the sources.
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
     }
 }
 

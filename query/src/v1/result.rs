@@ -19,6 +19,9 @@ pub enum Value {
     Boolean(bool),
     /// A timestamp (ns since the epoch, UTC): rendered as the request's `epoch` asks.
     Time(i64),
+    /// A timestamp shown on a zone's clock (`tz('…')`): ns since the epoch and the zone's
+    /// offset east of UTC at that instant, in seconds.
+    ZonedTime(i64, i32),
 }
 
 /// One series of a statement's answer.

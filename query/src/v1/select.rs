@@ -13,6 +13,7 @@ use influxql::{BinaryOp, Expr, SelectStatement};
 use super::calls;
 use super::fields::{self, AGGREGATES};
 use super::time::{self, Range};
+use super::zone;
 
 /// What one measurement's part of a SELECT needs besides its plan.
 #[derive(Debug)]
@@ -22,7 +23,9 @@ pub(super) struct Shape {
     /// Tags the series are grouped by, in key order.
     pub(super) tags: Vec<String>,
     /// `GROUP BY time(interval, offset)` (ns).
-    pub(super) window: Option<(i64, i64)>,
+    pub(super) window: Option<zone::Windows>,
+    /// `tz('…')`: times are shown on this zone's clock.
+    pub(super) tz: Option<chrono_tz::Tz>,
     /// Whether the fields are aggregates (one row per series and window).
     pub(super) aggregate: bool,
     /// Without `GROUP BY time`, a lone selector reports its point's time (an extra column
@@ -103,6 +106,12 @@ pub(super) async fn plan(
     now: i64,
 ) -> Result<Option<(DataFrame, Shape)>, String> {
     let window = window(stmt, now)?;
+    let tz = stmt.timezone.as_deref().map(zone::parse).transpose()?;
+    let windows = window.map(|(interval, offset)| zone::Windows {
+        interval,
+        offset,
+        tz,
+    });
     let tags = group_tags(stmt, schema)?;
     if let Some(undefined) = columns
         .iter()
@@ -163,7 +172,8 @@ pub(super) async fn plan(
     let mut shape = Shape {
         columns: Vec::new(),
         tags: tags.clone(),
-        window,
+        window: windows,
+        tz,
         aggregate,
         selector_time: false,
         counts: exprs.iter().map(is_count).collect(),
@@ -219,15 +229,17 @@ pub(super) async fn plan(
         }
         let mut group: Vec<DfExpr> = Vec::new();
         let mut head: Vec<DfExpr> = Vec::new();
-        if let Some((interval, offset)) = window {
-            group.push(
-                datafusion::functions::expr_fn::date_bin(
-                    interval_lit(interval),
+        if let Some(w) = windows {
+            let start = match w.tz {
+                // A zone's offset changes with DST: no fixed origin aligns its windows.
+                Some(_) => zone::window_udf(w).call(vec![ident("time")]),
+                None => datafusion::functions::expr_fn::date_bin(
+                    interval_lit(w.interval),
                     ident("time"),
-                    timestamp(offset),
-                )
-                .alias("_t"),
-            );
+                    timestamp(w.offset),
+                ),
+            };
+            group.push(start.alias("_t"));
             head.push(ident("_t"));
         }
         for (t, e) in tags.iter().zip(&tag_exprs) {

@@ -12,6 +12,7 @@ use super::calls;
 use super::result::{Series, Value};
 use super::select::Shape;
 use super::time::Range;
+use super::zone::Windows;
 
 /// Most windows one series may have (a tiny interval over a long range is a mistake, not a
 /// query to allocate for).
@@ -82,13 +83,14 @@ pub(super) fn shape(
         shape.reducer,
         Some(calls::Reducer::Top { .. } | calls::Reducer::Distinct)
     );
-    if let (Some((interval, offset)), true) = (shape.window, fills) {
+    if let (Some(windows), true) = (shape.window, fills) {
+        let interval = windows.interval;
         let first_seen = groups
             .values()
             .filter_map(|r| r.first().map(|(t, _)| *t))
             .min();
         let start = match (range.min, first_seen) {
-            (Some(min), _) => Some(window_start(min, interval, offset)),
+            (Some(min), _) => Some(windows.start(min)),
             (None, seen) => seen,
         };
         let end = range.max.unwrap_or(now);
@@ -105,7 +107,7 @@ pub(super) fn shape(
                     std::mem::take(rows),
                     start,
                     end,
-                    interval,
+                    windows,
                     stmt.fill,
                     &shape.counts,
                 );
@@ -141,7 +143,14 @@ pub(super) fn shape(
             values: rows
                 .into_iter()
                 .map(|(t, mut v)| {
-                    v.insert(0, Value::Time(t));
+                    let time = match shape.tz {
+                        Some(tz) => Value::ZonedTime(
+                            t,
+                            (super::zone::offset_ns(tz, t) / 1_000_000_000) as i32,
+                        ),
+                        None => Value::Time(t),
+                    };
+                    v.insert(0, time);
                     v
                 })
                 .collect(),
@@ -150,15 +159,10 @@ pub(super) fn shape(
     Ok(out)
 }
 
-/// The start of the window `t` falls in.
-fn window_start(t: i64, interval: i64, offset: i64) -> i64 {
-    t - (t - offset).rem_euclid(interval)
-}
-
 /// One series' raw points reduced per window (or over the whole range without one).
-fn reduce(rows: Rows, reducer: &calls::Reducer, window: Option<(i64, i64)>, range: Range) -> Rows {
+fn reduce(rows: Rows, reducer: &calls::Reducer, window: Option<Windows>, range: Range) -> Rows {
     let bucket = |t: i64| match window {
-        Some((interval, offset)) => window_start(t, interval, offset),
+        Some(w) => w.start(t),
         None => range.min.unwrap_or(0),
     };
     // A percentile reports its point's time only without windows; top and bottom always.
@@ -220,7 +224,7 @@ fn transform(rows: Rows, transforms: &[Option<calls::Transform>]) -> Rows {
 
 /// Every window from `start` to `end` (rows: one per present window, sorted), the empty ones
 /// filled as `fill` asks (a `count` column's with 0 under `fill(null)`, as 1.x).
-fn fill(rows: Rows, start: i64, end: i64, interval: i64, fill: Fill, counts: &[bool]) -> Rows {
+fn fill(rows: Rows, start: i64, end: i64, windows: Windows, fill: Fill, counts: &[bool]) -> Rows {
     let width = counts.len();
     if fill == Fill::None {
         // Windows whose points lack every selected field give no row either.
@@ -247,7 +251,7 @@ fn fill(rows: Rows, start: i64, end: i64, interval: i64, fill: Fill, counts: &[b
             }
             _ => out.push((t, vec![Value::Null; width])),
         }
-        match t.checked_add(interval) {
+        match windows.next(t) {
             Some(next) => t = next,
             None => break,
         }
@@ -381,12 +385,17 @@ mod tests {
 
     #[test]
     fn windows_fill_as_1x() {
+        let tens = Windows {
+            interval: 10,
+            offset: 0,
+            tz: None,
+        };
         let got = |f: Fill| {
             fill(
                 rows(&[(10, Some(1)), (40, Some(4))]),
                 0,
                 50,
-                10,
+                tens,
                 f,
                 &[false],
             )
@@ -436,8 +445,5 @@ mod tests {
                 (50, None)
             ])
         );
-        assert_eq!(window_start(25, 10, 0), 20);
-        assert_eq!(window_start(25, 10, 3), 23);
-        assert_eq!(window_start(-5, 10, 0), -10);
     }
 }

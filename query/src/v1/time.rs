@@ -11,6 +11,20 @@ pub(super) struct Range {
     pub(super) max: Option<i64>,
 }
 
+impl Range {
+    /// This range narrowed to `outer`.
+    pub(super) fn within(self, outer: Range) -> Range {
+        let pick = |a: Option<i64>, b: Option<i64>, f: fn(i64, i64) -> i64| match (a, b) {
+            (Some(a), Some(b)) => Some(f(a, b)),
+            (a, b) => a.or(b),
+        };
+        Range {
+            min: pick(self.min, outer.min, i64::max),
+            max: pick(self.max, outer.max, i64::min),
+        }
+    }
+}
+
 /// Whether `e` names the time column.
 pub(super) fn is_time(e: &Expr) -> bool {
     matches!(e, Expr::VarRef { name, .. } if name.eq_ignore_ascii_case("time"))

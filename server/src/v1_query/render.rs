@@ -29,14 +29,21 @@ impl Epoch {
 }
 
 fn time(ns: i64, epoch: Epoch) -> Json {
+    local_time(ns, 0, epoch)
+}
+
+/// A time as `epoch` asks: an integer, or RFC3339 on the clock `offset_s` east of UTC.
+fn local_time(ns: i64, offset_s: i32, epoch: Epoch) -> Json {
     match epoch {
         Epoch::Unit(per) => json!(ns.div_euclid(per)),
-        Epoch::Rfc3339 => json!(rfc3339(ns)),
+        Epoch::Rfc3339 => json!(rfc3339_at(ns, offset_s)),
     }
 }
 
-/// `2016-05-19T18:37:55.1Z`: UTC, nanoseconds with trailing zeros trimmed.
-pub(crate) fn rfc3339(ns: i64) -> String {
+/// RFC3339 with nanoseconds, trailing zeros trimmed, on the clock `offset_s` east of UTC
+/// (`2016-05-19T18:37:55.1Z`, `…T01:00:00+01:00`).
+fn rfc3339_at(ns: i64, offset_s: i32) -> String {
+    let ns = ns.saturating_add(i64::from(offset_s) * 1_000_000_000);
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000);
     let (days, tod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -52,7 +59,14 @@ pub(crate) fn rfc3339(ns: i64) -> String {
         out.push('.');
         out.push_str(digits.trim_end_matches('0'));
     }
-    out.push('Z');
+    match offset_s {
+        0 => out.push('Z'),
+        o => {
+            let sign = if o < 0 { '-' } else { '+' };
+            let o = o.unsigned_abs();
+            out.push_str(&format!("{sign}{:02}:{:02}", o / 3600, o % 3600 / 60));
+        }
+    }
     out
 }
 
@@ -66,6 +80,7 @@ fn value(v: &Value, epoch: Epoch) -> Json {
         Value::String(s) => json!(s),
         Value::Boolean(b) => json!(b),
         Value::Time(t) => time(*t, epoch),
+        Value::ZonedTime(t, offset_s) => local_time(*t, *offset_s, epoch),
     }
 }
 
@@ -219,6 +234,10 @@ fn field(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn rfc3339(ns: i64) -> String {
+        rfc3339_at(ns, 0)
+    }
+
     #[test]
     fn times_as_1x_writes_them() {
         assert_eq!(rfc3339(1_463_683_075_000_000_000), "2016-05-19T18:37:55Z");
@@ -226,6 +245,14 @@ mod tests {
         assert_eq!(rfc3339(1), "1970-01-01T00:00:00.000000001Z");
         assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999999999Z");
         assert_eq!(rfc3339(951_782_400_000_000_000), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            rfc3339_at(1_704_067_200_000_000_000, 3600),
+            "2024-01-01T01:00:00+01:00"
+        );
+        assert_eq!(
+            rfc3339_at(1_704_067_200_000_000_000, -6 * 3600),
+            "2023-12-31T18:00:00-06:00"
+        );
         assert_eq!(Epoch::parse(Some("ms")), Epoch::Unit(1_000_000));
         assert_eq!(Epoch::parse(Some("x")), Epoch::Unit(1));
         assert_eq!(time(1_999_999, Epoch::Unit(1_000_000)), json!(1));
