@@ -28,3 +28,5 @@ mod sql_differential;
 mod influxql;
 // The same InfluxQL on Strata and on the real InfluxDB 1.x gives the same answers.
 mod influxql_differential;
+// Grafana's InfluxQL data source, replayed: health check, metadata queries, panels.
+mod grafana;
