@@ -139,6 +139,10 @@ impl QueryEngine {
                 let bucket = self.resolve(&on(&s.database), rp).await?;
                 show::series(&self.engine, &bucket, s)
             }
+            Statement::ShowCardinality(s) => {
+                let bucket = self.resolve(&on(&s.database), rp).await?;
+                show::cardinality(&self.engine, &self.catalog, &bucket, s)
+            }
             Statement::Select(s) => self.select(s, req).await,
             other => Err(format!("statement not supported by Strata: {other}")),
         }

@@ -1,4 +1,4 @@
-//! SHOW MEASUREMENTS, TAG KEYS, TAG VALUES, FIELD KEYS and SERIES, answered from the engine's
+//! SHOW MEASUREMENTS, TAG KEYS, TAG VALUES, FIELD KEYS, SERIES and CARDINALITY, answered from the engine's
 //! series index and the catalog's schemas: no data file is read.
 
 use std::collections::BTreeSet;
@@ -117,27 +117,10 @@ pub(super) fn tag_values(
     bucket: &Bucket,
     s: &influxql::ShowTagValues,
 ) -> StatementResult {
-    let key_regex = match &s.key {
-        TagKeyMatch::EqRegex(r) | TagKeyMatch::NotEqRegex(r) => Some(regex(&r.0)?),
-        _ => None,
-    };
-    let wanted = |k: &str| match &s.key {
-        TagKeyMatch::Eq(key) => k == key,
-        TagKeyMatch::NotEq(key) => k != key,
-        TagKeyMatch::In(keys) => keys.iter().any(|key| key == k),
-        TagKeyMatch::EqRegex(_) => key_regex.as_ref().is_some_and(|r| r.is_match(k)),
-        TagKeyMatch::NotEqRegex(_) => key_regex.as_ref().is_some_and(|r| !r.is_match(k)),
-    };
+    let wanted = key_matcher(&s.key)?;
     let mut out = Vec::new();
     for m in series_of(engine, bucket, &s.sources, s.condition.as_ref())? {
-        let pairs: BTreeSet<(&str, &str)> = m
-            .series
-            .iter()
-            .flat_map(|series| series.tags().iter())
-            .filter(|(k, _)| wanted(k))
-            .map(|(k, v)| (&**k, &**v))
-            .collect();
-        let values = pairs
+        let values = tag_pairs(&m, &wanted)
             .into_iter()
             .map(|(k, v)| vec![Value::String(k.to_owned()), Value::String(v.to_owned())])
             .collect();
@@ -148,6 +131,100 @@ pub(super) fn tag_values(
         ));
     }
     Ok(out)
+}
+
+/// Which tag keys `WITH KEY …` selects.
+fn key_matcher(key: &TagKeyMatch) -> Result<impl Fn(&str) -> bool + '_, String> {
+    let key_regex = match key {
+        TagKeyMatch::EqRegex(r) | TagKeyMatch::NotEqRegex(r) => Some(regex(&r.0)?),
+        _ => None,
+    };
+    Ok(move |k: &str| match key {
+        TagKeyMatch::Eq(key) => k == key,
+        TagKeyMatch::NotEq(key) => k != key,
+        TagKeyMatch::In(keys) => keys.iter().any(|key| key == k),
+        TagKeyMatch::EqRegex(_) => key_regex.as_ref().is_some_and(|r| r.is_match(k)),
+        TagKeyMatch::NotEqRegex(_) => key_regex.as_ref().is_some_and(|r| !r.is_match(k)),
+    })
+}
+
+/// The distinct (key, value) pairs of a measurement's series whose key is `wanted`.
+fn tag_pairs<'a>(
+    m: &'a MeasurementSeries,
+    wanted: &impl Fn(&str) -> bool,
+) -> BTreeSet<(&'a str, &'a str)> {
+    m.series
+        .iter()
+        .flat_map(|series| series.tags().iter())
+        .filter(|(k, _)| wanted(k))
+        .map(|(k, v)| (&**k, &**v))
+        .collect()
+}
+
+/// SHOW … CARDINALITY, from the same metadata. The index is exact, so an estimate is the exact
+/// count, shaped as 1.x shapes its estimates.
+pub(super) fn cardinality(
+    engine: &Engine,
+    catalog: &Catalog,
+    bucket: &Bucket,
+    s: &influxql::ShowCardinality,
+) -> StatementResult {
+    use influxql::CardinalityOf;
+    let count = |n: usize| vec![vec![Value::Integer(n as i64)]];
+    let found = series_of(engine, bucket, &s.sources, s.condition.as_ref())?;
+    let total = |column: &str, n: usize| Ok(one(None, &[column], count(n)));
+    let per_measurement = |counts: Vec<(String, usize)>| {
+        Ok(counts
+            .into_iter()
+            .filter(|(_, n)| *n > 0)
+            .flat_map(|(m, n)| one(Some(&m), &["count"], count(n)))
+            .collect())
+    };
+    match &s.of {
+        CardinalityOf::Series if !s.exact => total(
+            "cardinality estimation",
+            found.iter().map(|m| m.series.len()).sum(),
+        ),
+        CardinalityOf::Series => per_measurement(
+            found
+                .into_iter()
+                .map(|m| (m.measurement, m.series.len()))
+                .collect(),
+        ),
+        CardinalityOf::Measurements => match s.exact {
+            true => total("count", found.len()),
+            false => total("cardinality estimation", found.len()),
+        },
+        CardinalityOf::TagKeys => per_measurement(
+            found
+                .iter()
+                .map(|m| (m.measurement.clone(), m.tag_keys().len()))
+                .collect(),
+        ),
+        CardinalityOf::TagValues(key) => {
+            let wanted = key_matcher(key)?;
+            per_measurement(
+                found
+                    .iter()
+                    .map(|m| (m.measurement.clone(), tag_pairs(m, &wanted).len()))
+                    .collect(),
+            )
+        }
+        CardinalityOf::FieldKeys => {
+            let mut counts = Vec::new();
+            for (measurement, schema) in catalog.tables_of(bucket.id) {
+                if !s.sources.is_empty() && !any_source(&s.sources, &measurement)? {
+                    continue;
+                }
+                let n = schema
+                    .columns()
+                    .filter(|(_, t)| matches!(t, ColumnType::Field(_)))
+                    .count();
+                counts.push((measurement, n));
+            }
+            per_measurement(counts)
+        }
+    }
 }
 
 pub(super) fn field_keys(
