@@ -149,7 +149,7 @@ impl Transform {
                     if t1 == t0 {
                         continue;
                     }
-                    let rate = (b - a) / ((t1 - t0) as f64 / unit as f64);
+                    let rate = (b - a) / (t1.saturating_sub(*t0) as f64 / unit as f64);
                     if !(non_negative && rate < 0.0) {
                         out.push((*t1, Value::Float(rate)));
                     }
@@ -214,7 +214,10 @@ impl Transform {
             }
             Transform::Elapsed(unit) => {
                 for pair in points.windows(2) {
-                    out.push((pair[1].0, Value::Integer((pair[1].0 - pair[0].0) / unit)));
+                    out.push((
+                        pair[1].0,
+                        Value::Integer(pair[1].0.saturating_sub(pair[0].0) / unit),
+                    ));
                 }
             }
         }
@@ -384,7 +387,8 @@ impl Reducer {
                     let (Some(a), Some(b)) = (number(&pair[0].1), number(&pair[1].1)) else {
                         continue;
                     };
-                    area += (a + b) / 2.0 * (pair[1].0 - pair[0].0) as f64 / *unit as f64;
+                    area +=
+                        (a + b) / 2.0 * pair[1].0.saturating_sub(pair[0].0) as f64 / *unit as f64;
                 }
                 vec![(None, Value::Float(area), Vec::new())]
             }

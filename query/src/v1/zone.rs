@@ -38,13 +38,13 @@ impl Windows {
     pub(super) fn start(&self, t: i64) -> i64 {
         let t = t.saturating_sub(self.offset);
         let zone = self.tz.map_or(0, |tz| offset_ns(tz, t));
-        let mut start = t - t.saturating_add(zone).rem_euclid(self.interval);
+        let mut start = t.saturating_sub(t.saturating_add(zone).rem_euclid(self.interval));
         if let Some(tz) = self.tz {
             // The start may be on the other side of a DST change than `t`: realign it to the
             // local clock unless the change is as long as a window.
             let o = zone - offset_ns(tz, start);
             if o != 0 && o.abs() < self.interval {
-                start += o;
+                start = start.saturating_add(o);
             }
         }
         start.saturating_add(self.offset)
