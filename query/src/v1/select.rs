@@ -695,14 +695,7 @@ fn function(name: &str, args: &[Expr], schema: &TableSchema) -> Result<DfExpr, S
     }
     let x = column(field, schema);
     let by_time = |asc: bool| vec![ident("time").sort(asc, false)];
-    let pick = |asc: bool| {
-        datafusion::functions_aggregate::first_last::first_value_udaf()
-            .call(vec![x.clone()])
-            .order_by(by_time(asc))
-            .filter(x.clone().is_not_null())
-            .build()
-            .map_err(|e| e.to_string())
-    };
+    let pick = |asc: bool| pick(x.clone(), by_time(asc), field);
     Ok(match name {
         "count" => agg::count(x),
         "sum" => agg::sum(x),

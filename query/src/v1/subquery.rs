@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
-    TimestampNanosecondBuilder, UInt64Builder,
+    ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, StringBuilder,
+    TimestampNanosecondBuilder, UInt64Array,
 };
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -124,56 +124,36 @@ pub(super) fn tables(series: Vec<Series>) -> Result<Vec<Table>, String> {
             let ty = field_type(cells.iter().copied());
             let array: ArrayRef = match ty {
                 FieldType::Float => {
-                    let mut b = Float64Builder::new();
-                    for v in &cells {
-                        b.append_option(match v {
-                            Value::Float(f) => Some(*f),
-                            Value::Integer(i) => Some(*i as f64),
-                            Value::Unsigned(u) => Some(*u as f64),
-                            _ => None,
-                        });
-                    }
-                    Arc::new(b.finish())
+                    Arc::new(Float64Array::from_iter(cells.iter().map(|v| match v {
+                        Value::Float(f) => Some(*f),
+                        Value::Integer(i) => Some(*i as f64),
+                        Value::Unsigned(u) => Some(*u as f64),
+                        _ => None,
+                    })))
                 }
                 FieldType::Integer => {
-                    let mut b = Int64Builder::new();
-                    for v in &cells {
-                        b.append_option(match v {
-                            Value::Integer(i) => Some(*i),
-                            _ => None,
-                        });
-                    }
-                    Arc::new(b.finish())
+                    Arc::new(Int64Array::from_iter(cells.iter().map(|v| match v {
+                        Value::Integer(i) => Some(*i),
+                        _ => None,
+                    })))
                 }
                 FieldType::Unsigned => {
-                    let mut b = UInt64Builder::new();
-                    for v in &cells {
-                        b.append_option(match v {
-                            Value::Unsigned(u) => Some(*u),
-                            _ => None,
-                        });
-                    }
-                    Arc::new(b.finish())
+                    Arc::new(UInt64Array::from_iter(cells.iter().map(|v| match v {
+                        Value::Unsigned(u) => Some(*u),
+                        _ => None,
+                    })))
                 }
                 FieldType::String => {
-                    let mut b = StringBuilder::new();
-                    for v in &cells {
-                        b.append_option(match v {
-                            Value::String(s) => Some(s.as_str()),
-                            _ => None,
-                        });
-                    }
-                    Arc::new(b.finish())
+                    Arc::new(StringArray::from_iter(cells.iter().map(|v| match v {
+                        Value::String(s) => Some(s.as_str()),
+                        _ => None,
+                    })))
                 }
                 FieldType::Boolean => {
-                    let mut b = BooleanBuilder::new();
-                    for v in &cells {
-                        b.append_option(match v {
-                            Value::Boolean(x) => Some(*x),
-                            _ => None,
-                        });
-                    }
-                    Arc::new(b.finish())
+                    Arc::new(BooleanArray::from_iter(cells.iter().map(|v| match v {
+                        Value::Boolean(b) => Some(*b),
+                        _ => None,
+                    })))
                 }
             };
             arrow_fields.push(Field::new(field, array.data_type().clone(), true));
